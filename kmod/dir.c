@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fusex: lookup, dentry revalidation, attributes, permissions, symlinks.
+ */
+
+#include <linux/namei.h>
+#include <linux/slab.h>
+#include <linux/xattr.h>
+
+#include "fusex_i.h"
+
+static inline void fusex_dentry_settime(struct dentry *entry, u64 time)
+{
+	entry->d_fsdata = (void *)(unsigned long)time;
+}
+
+static inline u64 fusex_dentry_time(const struct dentry *entry)
+{
+	return (u64)(unsigned long)entry->d_fsdata;
+}
+
+void fusex_change_entry_timeout(struct dentry *entry, struct fuse_entry_out *o)
+{
+	fusex_dentry_settime(entry, fusex_time_to_jiffies(o->entry_valid,
+							  o->entry_valid_nsec));
+}
+
+/* Make the next use of @entry ask the server again. */
+void fusex_invalidate_entry_cache(struct dentry *entry)
+{
+	fusex_dentry_settime(entry, 0);
+}
+
+static u64 fusex_attr_timeout(struct fuse_entry_out *o)
+{
+	return fusex_time_to_jiffies(o->attr_valid, o->attr_valid_nsec);
+}
+
+static void fusex_lookup_init(struct fusex_args *args, u64 nodeid,
+			      const struct qstr *name,
+			      struct fuse_entry_out *outarg)
+{
+	memset(outarg, 0, sizeof(*outarg));
+	args->opcode = FUSE_LOOKUP;
+	args->nodeid = nodeid;
+	args->in_numargs = 1;
+	args->in_args[0].size = name->len + 1;
+	args->in_args[0].value = (void *)name->name;
+	args->out_numargs = 1;
+	args->out_args[0].size = sizeof(*outarg);
+	args->out_args[0].value = outarg;
+}
+
+/**
+ * fusex_check_entry - check an entry the server says it found
+ * @fc: the connection
+ * @dir: the directory it was looked up in
+ * @outarg: the entry
+ * @name: its name
+ *
+ * Return: 0, or -EIO (logged) if the entry cannot be right.
+ */
+int fusex_check_entry(struct fusex_conn *fc, struct inode *dir,
+		      struct fuse_entry_out *outarg, const struct qstr *name)
+{
+	if (fusex_invalid_attr(&outarg->attr)) {
+		fusex_bad_reply("entry '%.*s' in nodeid %llu: impossible mode %o or size %llu\n",
+				name->len, name->name, get_node_id(dir),
+				outarg->attr.mode, outarg->attr.size);
+		return -EIO;
+	}
+	if (outarg->nodeid == FUSEX_ROOT_ID) {
+		fusex_bad_reply("entry '%.*s' in nodeid %llu: is the root\n",
+				name->len, name->name, get_node_id(dir));
+		return -EIO;
+	}
+	return 0;
+}
+
+/**
+ * fusex_lookup_name - ask the server for a name in a directory
+ * @sb: the super block
+ * @nodeid: the directory
+ * @name: the name
+ * @outarg: the server's entry
+ * @inode: the inode found, with a reference, or NULL for a negative entry
+ *
+ * Return: 0 with *@inode set (NULL if the server returned nodeid 0, a
+ * negative entry to cache), or a negative errno (-ENOENT included).
+ */
+int fusex_lookup_name(struct super_block *sb, u64 nodeid,
+		      const struct qstr *name, struct fuse_entry_out *outarg,
+		      struct inode **inode)
+{
+	struct fusex_conn *fc = get_fusex_conn_sb(sb);
+	struct fusex_forget *forget;
+	struct fusex_args args = {};
+	u64 attr_version;
+	int err;
+
+	*inode = NULL;
+	if (name->len > FUSEX_NAME_MAX)
+		return -ENAMETOOLONG;
+
+	forget = fusex_alloc_forget();
+	if (!forget)
+		return -ENOMEM;
+
+	attr_version = fusex_get_attr_version(fc);
+	fusex_lookup_init(&args, nodeid, name, outarg);
+	err = fusex_simple_request(fc, &args);
+	if (err || !outarg->nodeid)
+		goto out_free;
+
+	err = fusex_check_entry(fc, d_inode(sb->s_root), outarg, name);
+	if (!err) {
+		*inode = fusex_iget(sb, outarg->nodeid, outarg->generation,
+				    &outarg->attr, fusex_attr_timeout(outarg),
+				    attr_version);
+		if (!IS_ERR(*inode))
+			goto out_free;
+		err = PTR_ERR(*inode);
+		*inode = NULL;
+	}
+	/* The server counted a lookup we will not use. */
+	fusex_queue_forget(fc, forget, outarg->nodeid, 1);
+	return err;
+
+out_free:
+	kfree(forget);
+	return err;
+}
+
+static struct dentry *fusex_lookup(struct inode *dir, struct dentry *entry,
+				   unsigned int flags)
+{
+	struct fuse_entry_out outarg;
+	bool outarg_valid = true;
+	struct dentry *newent;
+	struct inode *inode;
+	int err;
+
+	if (fusex_is_bad(dir))
+		return ERR_PTR(-EIO);
+
+	err = fusex_lookup_name(dir->i_sb, get_node_id(dir), &entry->d_name,
+				&outarg, &inode);
+	if (err == -ENOENT) {
+		outarg_valid = false;
+		err = 0;
+	}
+	if (err)
+		return ERR_PTR(err);
+
+	newent = d_splice_alias(inode, entry);
+	if (IS_ERR(newent))
+		return newent;
+
+	entry = newent ? newent : entry;
+	if (outarg_valid)
+		fusex_change_entry_timeout(entry, &outarg);
+	else
+		fusex_invalidate_entry_cache(entry);
+	if (inode)
+		set_bit(FUSEX_I_ADVISE_RDPLUS, &get_fusex_inode(dir)->state);
+	return newent;
+}
+
+/*
+ * A dentry is good until its entry timeout; after that the name is looked
+ * up again, and the dentry stays only if it still names the same nodeid.
+ */
+static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
+{
+	struct fuse_entry_out outarg;
+	struct fusex_args args = {};
+	struct fusex_forget *forget;
+	struct fusex_inode *fi;
+	struct fusex_conn *fc;
+	struct dentry *parent;
+	struct inode *inode;
+	u64 attr_version;
+	int ret;
+
+	inode = d_inode_rcu(entry);
+	if (inode && fusex_is_bad(inode))
+		return 0;
+	if (!time_before64(fusex_dentry_time(entry), get_jiffies_64()) &&
+	    !(flags & (LOOKUP_EXCL | LOOKUP_REVAL | LOOKUP_RENAME_TARGET)))
+		return 1;
+	if (!inode)
+		return 0;
+	if (flags & LOOKUP_RCU)
+		return -ECHILD;
+
+	fc = get_fusex_conn(inode);
+	fi = get_fusex_inode(inode);
+	forget = fusex_alloc_forget();
+	if (!forget)
+		return -ENOMEM;
+
+	attr_version = fusex_get_attr_version(fc);
+	parent = dget_parent(entry);
+	fusex_lookup_init(&args, get_node_id(d_inode(parent)), &entry->d_name,
+			  &outarg);
+	ret = fusex_simple_request(fc, &args);
+	dput(parent);
+
+	if (!ret && !outarg.nodeid)
+		ret = -ENOENT;
+	if (ret) {
+		kfree(forget);
+		if (ret == -ENOMEM || ret == -EINTR)
+			return ret;
+		return 0;
+	}
+	if (outarg.nodeid != get_node_id(inode) ||
+	    fusex_invalid_attr(&outarg.attr) ||
+	    inode_wrong_type(inode, outarg.attr.mode)) {
+		/* Another object has the name now. */
+		fusex_queue_forget(fc, forget, outarg.nodeid, 1);
+		return 0;
+	}
+	kfree(forget);
+
+	spin_lock(&fi->lock);
+	fi->nlookup++;
+	spin_unlock(&fi->lock);
+	fusex_change_attributes(inode, &outarg.attr, fusex_attr_timeout(&outarg),
+				attr_version);
+	fusex_change_entry_timeout(entry, &outarg);
+	return 1;
+}
+
+/* Do not keep expired dentries around once unused. */
+static int fusex_dentry_delete(const struct dentry *entry)
+{
+	return time_before64(fusex_dentry_time(entry), get_jiffies_64());
+}
+
+const struct dentry_operations fusex_dentry_operations = {
+	.d_revalidate	= fusex_dentry_revalidate,
+	.d_delete	= fusex_dentry_delete,
+};
+
+static int fusex_do_getattr(struct inode *inode, struct file *file)
+{
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fuse_getattr_in inarg = {};
+	struct fuse_attr_out outarg = {};
+	struct fusex_args args = {};
+	u64 attr_version;
+	int err;
+
+	attr_version = fusex_get_attr_version(fc);
+	if (file && S_ISREG(inode->i_mode)) {
+		struct fusex_file *ff = file->private_data;
+
+		inarg.getattr_flags |= FUSE_GETATTR_FH;
+		inarg.fh = ff->fh;
+	}
+	args.opcode = FUSE_GETATTR;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(outarg);
+	args.out_args[0].value = &outarg;
+	err = fusex_simple_request(fc, &args);
+	if (err)
+		return err;
+
+	if (fusex_invalid_attr(&outarg.attr) ||
+	    inode_wrong_type(inode, outarg.attr.mode)) {
+		fusex_bad_reply("GETATTR of nodeid %llu: mode %o for a %o inode\n",
+				get_node_id(inode), outarg.attr.mode,
+				inode->i_mode & S_IFMT);
+		fusex_make_bad(inode);
+		return -EIO;
+	}
+	fusex_change_attributes(inode, &outarg.attr,
+				fusex_time_to_jiffies(outarg.attr_valid,
+						      outarg.attr_valid_nsec),
+				attr_version);
+	return 0;
+}
+
+static bool fusex_attr_expired(struct inode *inode)
+{
+	return time_before64(READ_ONCE(get_fusex_inode(inode)->i_time),
+			     get_jiffies_64());
+}
+
+/* Refresh the attributes if they have expired. */
+int fusex_update_attributes(struct inode *inode, struct file *file, u32 mask)
+{
+	if (fusex_is_bad(inode))
+		return -EIO;
+	if (fusex_attr_expired(inode))
+		return fusex_do_getattr(inode, file);
+	return 0;
+}
+
+static int fusex_getattr(fusex_idmap_t *idmap, const struct path *path,
+			 struct kstat *stat, u32 request_mask,
+			 unsigned int flags)
+{
+	struct inode *inode = d_inode(path->dentry);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	int err = 0;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+	if (!fusex_allow_current_process(fc))
+		return -EACCES;
+
+	if (flags & AT_STATX_FORCE_SYNC)
+		err = fusex_do_getattr(inode, NULL);
+	else if (!(flags & AT_STATX_DONT_SYNC))
+		err = fusex_update_attributes(inode, NULL, request_mask);
+	if (err)
+		return err;
+
+	fusex_fillattr(idmap, request_mask, inode, stat);
+	stat->ino = get_fusex_inode(inode)->orig_ino;
+	return 0;
+}
+
+static int fusex_access(struct inode *inode, int mask)
+{
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fuse_access_in inarg = {};
+	struct fusex_args args = {};
+	int err;
+
+	if (READ_ONCE(fc->no_access))
+		return 0;
+
+	inarg.mask = mask & (MAY_READ | MAY_WRITE | MAY_EXEC);
+	args.opcode = FUSE_ACCESS;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	err = fusex_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_access, true);
+		err = 0;
+	}
+	return err;
+}
+
+/*
+ * With default_permissions the kernel checks the mode bits, as any local
+ * filesystem does.  Without, the server decides: access(2) and chdir(2)
+ * ask it with FUSE_ACCESS, and everything else is left to the operation
+ * itself, except that a regular file needs an execute bit to be run.
+ */
+static int fusex_permission(fusex_idmap_t *idmap, struct inode *inode,
+			    int mask)
+{
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	bool refreshed = false;
+	int err = 0;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+	if (!fusex_allow_current_process(fc))
+		return -EACCES;
+
+	if ((fc->default_permissions ||
+	     ((mask & MAY_EXEC) && S_ISREG(inode->i_mode))) &&
+	    fusex_attr_expired(inode)) {
+		if (mask & MAY_NOT_BLOCK)
+			return -ECHILD;
+		refreshed = true;
+		err = fusex_do_getattr(inode, NULL);
+		if (err)
+			return err;
+	}
+
+	if (fc->default_permissions) {
+		err = generic_permission(idmap, inode, mask);
+		/* The attributes may be old; the root's are at first. */
+		if (err == -EACCES && !refreshed) {
+			if (mask & MAY_NOT_BLOCK)
+				return -ECHILD;
+			err = fusex_do_getattr(inode, NULL);
+			if (!err)
+				err = generic_permission(idmap, inode, mask);
+		}
+	} else if (mask & (MAY_ACCESS | MAY_CHDIR)) {
+		if (mask & MAY_NOT_BLOCK)
+			return -ECHILD;
+		err = fusex_access(inode, mask);
+	} else if ((mask & MAY_EXEC) && S_ISREG(inode->i_mode) &&
+		   !(inode->i_mode & 0111)) {
+		if (refreshed)
+			return -EACCES;
+		if (mask & MAY_NOT_BLOCK)
+			return -ECHILD;
+		err = fusex_do_getattr(inode, NULL);
+		if (!err && !(inode->i_mode & 0111))
+			err = -EACCES;
+	}
+	return err;
+}
+
+/*
+ * Changing attributes comes with the write path.  Until then refuse, so
+ * that the VFS does not change the cached inode behind the server's back.
+ */
+static int fusex_setattr(fusex_idmap_t *idmap, struct dentry *entry,
+			 struct iattr *attr)
+{
+	return -EOPNOTSUPP;
+}
+
+static const char *fusex_get_link(struct dentry *dentry, struct inode *inode,
+				  struct delayed_call *callback)
+{
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_args args = {};
+	ssize_t ret;
+	char *link;
+
+	if (fusex_is_bad(inode))
+		return ERR_PTR(-EIO);
+	if (!dentry)
+		return ERR_PTR(-ECHILD);
+
+	link = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!link)
+		return ERR_PTR(-ENOMEM);
+
+	args.opcode = FUSE_READLINK;
+	args.nodeid = get_node_id(inode);
+	args.out_argvar = true;
+	args.out_numargs = 1;
+	args.out_args[0].size = PAGE_SIZE - 1;
+	args.out_args[0].value = link;
+	ret = fusex_simple_request(fc, &args);
+	if (ret < 0)
+		goto err_free;
+	if (memchr(link, 0, ret)) {
+		fusex_bad_reply("READLINK of nodeid %llu: NUL inside the target\n",
+				get_node_id(inode));
+		ret = -EIO;
+		goto err_free;
+	}
+	link[ret] = '\0';
+	set_delayed_call(callback, kfree_link, link);
+	return link;
+
+err_free:
+	kfree(link);
+	return ERR_PTR(ret);
+}
+
+const struct inode_operations fusex_dir_inode_operations = {
+	.lookup		= fusex_lookup,
+	.permission	= fusex_permission,
+	.getattr	= fusex_getattr,
+	.setattr	= fusex_setattr,
+	.listxattr	= fusex_listxattr,
+};
+
+const struct inode_operations fusex_common_inode_operations = {
+	.permission	= fusex_permission,
+	.getattr	= fusex_getattr,
+	.setattr	= fusex_setattr,
+	.listxattr	= fusex_listxattr,
+};
+
+const struct inode_operations fusex_symlink_inode_operations = {
+	.get_link	= fusex_get_link,
+	.getattr	= fusex_getattr,
+	.setattr	= fusex_setattr,
+	.listxattr	= fusex_listxattr,
+};

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fusex: open files, and reading them through the page cache or directly.
+ */
+
+#include <linux/slab.h>
+#include <linux/pagemap.h>
+#include <linux/highmem.h>
+#include <linux/uio.h>
+#include <linux/mm.h>
+#include <linux/file.h>
+
+#include "fusex_i.h"
+
+/* RELEASE outlives the file it is sent for. */
+struct fusex_release_args {
+	struct fusex_args args;
+	struct fuse_release_in inarg;
+	/* Held so that no FORGET overtakes the RELEASE. */
+	struct inode *inode;
+};
+
+static bool fusex_no_open(struct fusex_conn *fc, bool isdir)
+{
+	return isdir ? READ_ONCE(fc->no_opendir) : READ_ONCE(fc->no_open);
+}
+
+static int fusex_send_open(struct fusex_conn *fc, struct inode *inode,
+			   struct file *file, bool isdir,
+			   struct fuse_open_out *outarg)
+{
+	struct fuse_open_in inarg = {};
+	struct fusex_args args = {};
+
+	/* The VFS has done creation and exclusivity; truncation is setattr. */
+	inarg.flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+	args.opcode = isdir ? FUSE_OPENDIR : FUSE_OPEN;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(*outarg);
+	args.out_args[0].value = outarg;
+	return fusex_simple_request(fc, &args);
+}
+
+/**
+ * fusex_open_common - open a file or directory on the server
+ * @inode: what to open
+ * @file: the file being opened
+ * @isdir: OPENDIR rather than OPEN
+ *
+ * The file remembers its flags, so that a new server can open it again.
+ */
+int fusex_open_common(struct inode *inode, struct file *file, bool isdir)
+{
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fuse_open_out outarg = {};
+	struct fusex_file *ff;
+	int err;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+
+	err = generic_file_open(inode, file);
+	if (err)
+		return err;
+
+	ff = kzalloc(sizeof(*ff), GFP_KERNEL_ACCOUNT);
+	if (!ff)
+		return -ENOMEM;
+	ff->release_args = kzalloc(sizeof(*ff->release_args),
+				   GFP_KERNEL_ACCOUNT);
+	if (!ff->release_args) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+
+	if (!fusex_no_open(fc, isdir)) {
+		err = fusex_send_open(fc, inode, file, isdir, &outarg);
+		if (err == -ENOSYS &&
+		    (isdir ? fc->no_opendir_support : fc->no_open_support)) {
+			/* The server has no state per open file. */
+			if (isdir)
+				WRITE_ONCE(fc->no_opendir, true);
+			else
+				WRITE_ONCE(fc->no_open, true);
+			err = 0;
+		}
+		if (err)
+			goto err_free;
+	}
+	if (fusex_no_open(fc, isdir)) {
+		outarg.fh = 0;
+		outarg.open_flags = FOPEN_KEEP_CACHE;
+	}
+
+	ff->fc = fc;
+	ff->fh = outarg.fh;
+	ff->open_flags = outarg.open_flags;
+	ff->nodeid = get_node_id(inode);
+	ff->flags = file->f_flags;
+	ff->isdir = isdir;
+	file->private_data = ff;
+
+	if (!isdir) {
+		if (ff->open_flags & FOPEN_STREAM)
+			stream_open(inode, file);
+		else if (ff->open_flags & FOPEN_NONSEEKABLE)
+			nonseekable_open(inode, file);
+		if (!(ff->open_flags & FOPEN_KEEP_CACHE))
+			invalidate_inode_pages2(inode->i_mapping);
+	}
+	return 0;
+
+err_free:
+	kfree(ff->release_args);
+	kfree(ff);
+	return err;
+}
+
+static void fusex_release_end(struct fusex_conn *fc, struct fusex_args *args,
+			      int error)
+{
+	struct fusex_release_args *ra = container_of(args, typeof(*ra), args);
+
+	iput(ra->inode);
+	kfree(ra);
+}
+
+/* Send RELEASE or RELEASEDIR; nobody waits for the answer. */
+int fusex_release_common(struct inode *inode, struct file *file, bool isdir)
+{
+	struct fusex_file *ff = file->private_data;
+	struct fusex_conn *fc = ff->fc;
+	struct fusex_release_args *ra = ff->release_args;
+
+	file->private_data = NULL;
+	if (fusex_no_open(fc, isdir)) {
+		kfree(ra);
+		kfree(ff);
+		return 0;
+	}
+
+	ra->inarg.fh = ff->fh;
+	ra->inarg.flags = ff->flags;
+	ra->inode = igrab(inode);
+	ra->args.opcode = isdir ? FUSE_RELEASEDIR : FUSE_RELEASE;
+	ra->args.nodeid = ff->nodeid;
+	ra->args.force = true;
+	ra->args.in_numargs = 1;
+	ra->args.in_args[0].size = sizeof(ra->inarg);
+	ra->args.in_args[0].value = &ra->inarg;
+	ra->args.end = fusex_release_end;
+	if (fusex_simple_background(fc, &ra->args, GFP_KERNEL | __GFP_NOFAIL))
+		fusex_release_end(fc, &ra->args, -ENOTCONN);
+	kfree(ff);
+	return 0;
+}
+
+static int fusex_open(struct inode *inode, struct file *file)
+{
+	int err = fusex_open_common(inode, file, false);
+
+#ifdef FMODE_CAN_ODIRECT
+	if (!err)
+		file->f_mode |= FMODE_CAN_ODIRECT;
+#endif
+	return err;
+}
+
+static int fusex_release(struct inode *inode, struct file *file)
+{
+	return fusex_release_common(inode, file, false);
+}
+
+static int fusex_flush(struct file *file, fl_owner_t id)
+{
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_file *ff = file->private_data;
+	struct fuse_flush_in inarg = {};
+	struct fusex_args args = {};
+	int err;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+	if ((ff->open_flags & FOPEN_NOFLUSH) || READ_ONCE(fc->no_flush))
+		return 0;
+
+	inarg.fh = ff->fh;
+	inarg.lock_owner = fusex_lock_owner_id(fc, id);
+	args.opcode = FUSE_FLUSH;
+	args.nodeid = get_node_id(inode);
+	args.force = true;
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	err = fusex_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_flush, true);
+		err = 0;
+	}
+	return err;
+}
+
+/* Bytes one READ may ask for. */
+static size_t fusex_max_read_size(struct fusex_conn *fc)
+{
+	size_t max = (size_t)fc->max_pages << PAGE_SHIFT;
+
+	return clamp_t(size_t, fc->max_read, PAGE_SIZE, max);
+}
+
+static void fusex_read_init(struct fusex_args *args, struct fuse_read_in *in,
+			    struct file *file, loff_t pos, size_t count)
+{
+	struct fusex_file *ff = file->private_data;
+
+	in->fh = ff->fh;
+	in->offset = pos;
+	in->size = count;
+	in->flags = file->f_flags;
+	args->opcode = FUSE_READ;
+	args->nodeid = get_node_id(file_inode(file));
+	args->in_numargs = 1;
+	args->in_args[0].size = sizeof(*in);
+	args->in_args[0].value = in;
+	args->out_argvar = true;
+	args->out_numargs = 1;
+	args->out_args[0].size = count;
+}
+
+/* Read without the page cache, through a bounce buffer. */
+static ssize_t fusex_direct_read(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct file *file = iocb->ki_filp;
+	struct fusex_conn *fc = get_fusex_conn(file_inode(file));
+	size_t chunk = fusex_max_read_size(fc);
+	loff_t pos = iocb->ki_pos;
+	ssize_t total = 0, ret = 0;
+	void *buf;
+
+	if (!iov_iter_count(to))
+		return 0;
+	chunk = min(chunk, iov_iter_count(to));
+	buf = kvmalloc(chunk, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+
+	while (iov_iter_count(to)) {
+		size_t n = min(chunk, iov_iter_count(to));
+		struct fusex_args args = {};
+		struct fuse_read_in in = {};
+
+		fusex_read_init(&args, &in, file, pos, n);
+		args.out_args[0].value = buf;
+		ret = fusex_simple_request(fc, &args);
+		if (ret < 0)
+			break;
+		if (copy_to_iter(buf, ret, to) != ret) {
+			ret = -EFAULT;
+			break;
+		}
+		pos += ret;
+		total += ret;
+		if (ret < n)
+			break;
+	}
+	kvfree(buf);
+	iocb->ki_pos = pos;
+	if (total)
+		return total;
+	return ret;
+}
+
+/* Zero what the server did not fill, and hand the pages to the reader. */
+static void fusex_finish_read_pages(struct page **pages, unsigned int nr,
+				    size_t count, int err)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		struct folio *folio = page_folio(pages[i]);
+		size_t start = (size_t)i << PAGE_SHIFT;
+
+		if (!err) {
+			if (count < start + PAGE_SIZE)
+				zero_user_segment(pages[i],
+						  count > start ? count - start : 0,
+						  PAGE_SIZE);
+			folio_mark_uptodate(folio);
+		}
+		folio_unlock(folio);
+	}
+}
+
+static int fusex_read_folio(struct file *file, struct folio *folio)
+{
+	struct inode *inode = folio->mapping->host;
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct page *page = folio_page(folio, 0);
+	struct fusex_args_pages ap = {};
+	struct fuse_read_in in = {};
+	ssize_t ret = -EIO;
+
+	if (fusex_is_bad(inode))
+		goto out;
+
+	fusex_read_init(&ap.args, &in, file, folio_pos(folio), PAGE_SIZE);
+	ap.args.out_pages = true;
+	ap.pages = &page;
+	ap.num_pages = 1;
+	ret = fusex_simple_request(fc, &ap.args);
+out:
+	fusex_finish_read_pages(&page, 1, ret < 0 ? 0 : ret,
+				ret < 0 ? ret : 0);
+	return ret < 0 ? ret : 0;
+}
+
+/* One READ of readahead in flight. */
+struct fusex_io_args {
+	struct fusex_args_pages ap;
+	struct fuse_read_in in;
+	struct file *file;
+	struct page *pages[];
+};
+
+static void fusex_readpages_end(struct fusex_conn *fc, struct fusex_args *args,
+				int error)
+{
+	struct fusex_io_args *ia = container_of(args, typeof(*ia), ap.args);
+
+	fusex_finish_read_pages(ia->pages, ia->ap.num_pages,
+				error ? 0 : args->out_size, error);
+	fput(ia->file);
+	kfree(ia);
+}
+
+static void fusex_readahead(struct readahead_control *rac)
+{
+	struct inode *inode = rac->mapping->host;
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	unsigned int max_pages = fusex_max_read_size(fc) >> PAGE_SHIFT;
+
+	if (fusex_is_bad(inode))
+		return;
+
+	while (readahead_count(rac)) {
+		unsigned int nr = min_t(unsigned int, readahead_count(rac),
+					max_pages);
+		struct fusex_io_args *ia;
+		loff_t pos = readahead_pos(rac);
+		unsigned int i;
+
+		ia = kzalloc(struct_size(ia, pages, nr), GFP_KERNEL);
+		if (!ia)
+			return;
+		/* The VFS unlocks what we do not take. */
+		for (i = 0; i < nr; i++) {
+			struct folio *folio = readahead_folio(rac);
+
+			ia->pages[i] = folio_page(folio, 0);
+		}
+		ia->file = get_file(rac->file);
+		ia->ap.pages = ia->pages;
+		ia->ap.num_pages = nr;
+		fusex_read_init(&ia->ap.args, &ia->in, rac->file, pos,
+				(size_t)nr << PAGE_SHIFT);
+		ia->ap.args.out_pages = true;
+		ia->ap.args.end = fusex_readpages_end;
+		if (fusex_simple_background(fc, &ia->ap.args, GFP_KERNEL))
+			fusex_readpages_end(fc, &ia->ap.args, -ENOTCONN);
+	}
+}
+
+static ssize_t fusex_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	struct fusex_file *ff = file->private_data;
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	int err;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+	if ((ff->open_flags & FOPEN_DIRECT_IO) ||
+	    (iocb->ki_flags & IOCB_DIRECT))
+		return fusex_direct_read(iocb, to);
+
+	/*
+	 * The size must be fresh to read up to the end; with
+	 * FUSE_AUTO_INVAL_DATA so must the mtime, which tells stale pages.
+	 */
+	if (fc->auto_inval_data ||
+	    iocb->ki_pos + iov_iter_count(to) > i_size_read(inode)) {
+		err = fusex_update_attributes(inode, file, STATX_SIZE);
+		if (err)
+			return err;
+	}
+	return generic_file_read_iter(iocb, to);
+}
+
+static loff_t fusex_file_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file_inode(file);
+	int err;
+
+	if (whence == SEEK_END || whence == SEEK_DATA || whence == SEEK_HOLE) {
+		err = fusex_update_attributes(inode, file, STATX_SIZE);
+		if (err)
+			return err;
+	}
+	return generic_file_llseek(file, offset, whence);
+}
+
+const struct file_operations fusex_file_operations = {
+	.llseek		= fusex_file_llseek,
+	.read_iter	= fusex_file_read_iter,
+	.mmap		= generic_file_readonly_mmap,
+	.open		= fusex_open,
+	.flush		= fusex_flush,
+	.release	= fusex_release,
+	.splice_read	= fusex_splice_read,
+};
+
+const struct address_space_operations fusex_file_aops = {
+	.read_folio	= fusex_read_folio,
+	.readahead	= fusex_readahead,
+	/* O_DIRECT reads bypass the page cache in fusex_file_read_iter(). */
+	.direct_IO	= noop_direct_IO,
+};
