@@ -343,15 +343,16 @@ static void fusex_readahead(struct readahead_control *rac)
 	struct inode *inode = rac->mapping->host;
 	struct fusex_conn *fc = get_fusex_conn(inode);
 	unsigned int max_pages = fusex_max_read_size(fc) >> PAGE_SHIFT;
+	/* Counted once: readahead_count() lags behind readahead_folio(). */
+	unsigned int left = readahead_count(rac);
 
 	if (fusex_is_bad(inode))
 		return;
 
-	while (readahead_count(rac)) {
-		unsigned int nr = min_t(unsigned int, readahead_count(rac),
-					max_pages);
+	while (left) {
+		unsigned int nr = min(left, max_pages);
 		struct fusex_io_args *ia;
-		loff_t pos = readahead_pos(rac);
+		loff_t pos = 0;
 		unsigned int i;
 
 		ia = kzalloc(struct_size(ia, pages, nr), GFP_KERNEL);
@@ -361,17 +362,28 @@ static void fusex_readahead(struct readahead_control *rac)
 		for (i = 0; i < nr; i++) {
 			struct folio *folio = readahead_folio(rac);
 
+			if (!folio)
+				break;
+			if (!i)
+				pos = folio_pos(folio);
 			ia->pages[i] = folio_page(folio, 0);
 		}
+		if (!i) {
+			kfree(ia);
+			return;
+		}
+		left -= i;
 		ia->file = get_file(rac->file);
 		ia->ap.pages = ia->pages;
-		ia->ap.num_pages = nr;
+		ia->ap.num_pages = i;
 		fusex_read_init(&ia->ap.args, &ia->in, rac->file, pos,
-				(size_t)nr << PAGE_SHIFT);
+				(size_t)i << PAGE_SHIFT);
 		ia->ap.args.out_pages = true;
 		ia->ap.args.end = fusex_readpages_end;
 		if (fusex_simple_background(fc, &ia->ap.args, GFP_KERNEL))
 			fusex_readpages_end(fc, &ia->ap.args, -ENOTCONN);
+		if (i < nr)
+			return;
 	}
 }
 
