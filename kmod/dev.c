@@ -322,6 +322,7 @@ static int fusex_wait_init(struct fusex_conn *fc, struct fusex_args *args)
 
 void fusex_set_initialized(struct fusex_conn *fc)
 {
+	/* What INIT negotiated is visible before initialized is. */
 	smp_wmb();
 	WRITE_ONCE(fc->initialized, true);
 	wake_up_all(&fc->blocked_waitq);
@@ -972,6 +973,7 @@ int fusex_dev_attach(struct file *file, struct fusex_conn *fc)
 	fud->fc = fusex_conn_get(fc);
 	list_add_tail(&fud->entry, &fc->devices);
 	spin_unlock(&fc->lock);
+	/* Pairs with smp_load_acquire() in fusex_get_dev(). */
 	smp_store_release(&file->private_data, fud);
 	fud = NULL;
 	err = 0;

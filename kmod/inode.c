@@ -490,14 +490,14 @@ enum {
 };
 
 static const struct fs_parameter_spec fusex_fs_parameters[] = {
-	fsparam_u32	("fd",			OPT_FD),
-	fsparam_u32oct	("rootmode",		OPT_ROOTMODE),
-	fsparam_u32	("user_id",		OPT_USER_ID),
-	fsparam_u32	("group_id",		OPT_GROUP_ID),
-	fsparam_flag	("default_permissions",	OPT_DEFAULT_PERMISSIONS),
-	fsparam_flag	("allow_other",		OPT_ALLOW_OTHER),
-	fsparam_u32	("max_read",		OPT_MAX_READ),
-	fsparam_u32	("blksize",		OPT_BLKSIZE),
+	fsparam_u32("fd", OPT_FD),
+	fsparam_u32oct("rootmode", OPT_ROOTMODE),
+	fsparam_u32("user_id", OPT_USER_ID),
+	fsparam_u32("group_id", OPT_GROUP_ID),
+	fsparam_flag("default_permissions", OPT_DEFAULT_PERMISSIONS),
+	fsparam_flag("allow_other", OPT_ALLOW_OTHER),
+	fsparam_u32("max_read", OPT_MAX_READ),
+	fsparam_u32("blksize", OPT_BLKSIZE),
 	{}
 };
 
