@@ -16,6 +16,8 @@
 #include <linux/log2.h>
 #include <linux/user_namespace.h>
 #include <linux/magic.h>
+#include <linux/completion.h>
+#include <linux/moduleparam.h>
 
 #include "fusex_i.h"
 
@@ -316,19 +318,46 @@ static int fusex_show_options(struct seq_file *m, struct dentry *root)
 	return 0;
 }
 
-/* Tell the server goodbye, then end the connection and wait it out. */
+static unsigned int destroy_timeout = 10;
+module_param(destroy_timeout, uint, 0644);
+MODULE_PARM_DESC(destroy_timeout,
+		 "Seconds unmount waits for the server to answer DESTROY (0: send none)");
+
+struct fusex_destroy_args {
+	struct fusex_args args;
+	struct completion done;
+};
+
+static void fusex_destroy_end(struct fusex_conn *fc, struct fusex_args *args,
+			      int error)
+{
+	struct fusex_destroy_args *da = container_of(args, typeof(*da), args);
+
+	complete(&da->done);
+}
+
+/*
+ * Tell the server goodbye, then end the connection and wait it out.  A
+ * server that does not answer DESTROY in time (or is not reading at all)
+ * does not hold the unmount forever: the connection is aborted anyway.
+ */
 static void fusex_conn_destroy(struct fusex_conn *fc)
 {
-	if (READ_ONCE(fc->initialized) && !fc->conn_error) {
-		struct fusex_args args = {
+	struct fusex_destroy_args da = {
+		.args = {
 			.opcode = FUSE_DESTROY,
 			.force = true,
-			.nocreds = true,
-		};
+			.end = fusex_destroy_end,
+		},
+	};
+	unsigned int timeout = READ_ONCE(destroy_timeout);
 
-		fusex_simple_request(fc, &args);
-	}
+	init_completion(&da.done);
+	if (timeout && READ_ONCE(fc->initialized) && !fc->conn_error &&
+	    !fusex_simple_background(fc, &da.args, GFP_KERNEL))
+		wait_for_completion_killable_timeout(&da.done, timeout * HZ);
 	fusex_abort_conn(fc);
+	/* Also waits for DESTROY to end: da lives until then. */
 	fusex_wait_aborted(fc);
 }
 
