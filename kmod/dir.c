@@ -6,6 +6,7 @@
 #include <linux/namei.h>
 #include <linux/slab.h>
 #include <linux/xattr.h>
+#include <linux/iversion.h>
 
 #include "fusex_i.h"
 
@@ -407,14 +408,125 @@ static int fusex_permission(fusex_idmap_t *idmap, struct inode *inode,
 	return err;
 }
 
+static void fusex_iattr_to_fattr(struct fusex_conn *fc, struct iattr *iattr,
+				 struct fuse_setattr_in *arg)
+{
+	unsigned int ivalid = iattr->ia_valid;
+
+	if (ivalid & ATTR_MODE) {
+		arg->valid |= FATTR_MODE;
+		arg->mode = iattr->ia_mode;
+	}
+	if (ivalid & ATTR_UID) {
+		arg->valid |= FATTR_UID;
+		arg->uid = from_kuid(fc->user_ns, iattr->ia_uid);
+	}
+	if (ivalid & ATTR_GID) {
+		arg->valid |= FATTR_GID;
+		arg->gid = from_kgid(fc->user_ns, iattr->ia_gid);
+	}
+	if (ivalid & ATTR_SIZE) {
+		arg->valid |= FATTR_SIZE;
+		arg->size = iattr->ia_size;
+	}
+	if (ivalid & ATTR_ATIME) {
+		arg->valid |= FATTR_ATIME;
+		arg->atime = iattr->ia_atime.tv_sec;
+		arg->atimensec = iattr->ia_atime.tv_nsec;
+		/* UTIME_NOW: the server's clock decides. */
+		if (!(ivalid & ATTR_ATIME_SET))
+			arg->valid |= FATTR_ATIME_NOW;
+	}
+	if (ivalid & ATTR_MTIME) {
+		arg->valid |= FATTR_MTIME;
+		arg->mtime = iattr->ia_mtime.tv_sec;
+		arg->mtimensec = iattr->ia_mtime.tv_nsec;
+		if (!(ivalid & ATTR_MTIME_SET))
+			arg->valid |= FATTR_MTIME_NOW;
+	}
+}
+
 /*
- * Changing attributes comes with the write path.  Until then refuse, so
- * that the VFS does not change the cached inode behind the server's back.
+ * SETATTR: mode, owner, size, times; through an open file when there is
+ * one (ftruncate, futimens), so the server can use its handle.
  */
 static int fusex_setattr(fusex_idmap_t *idmap, struct dentry *entry,
 			 struct iattr *attr)
 {
-	return -EOPNOTSUPP;
+	struct inode *inode = d_inode(entry);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fuse_setattr_in inarg = {};
+	struct fuse_attr_out outarg = {};
+	struct fusex_args args = {};
+	struct file *file = NULL;
+	int err;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+	if (!fusex_allow_current_process(fc))
+		return -EACCES;
+
+	/* Without default_permissions the server checks. */
+	if (!fc->default_permissions)
+		attr->ia_valid |= ATTR_FORCE;
+	err = setattr_prepare(idmap, entry, attr);
+	if (err)
+		return err;
+
+	if (attr->ia_valid & ATTR_FILE)
+		file = attr->ia_file;
+	if (attr->ia_valid & ATTR_OPEN) {
+		/* open(O_TRUNC): with atomic_o_trunc OPEN truncated. */
+		if (fc->atomic_o_trunc) {
+			i_size_write(inode, 0);
+			truncate_pagecache(inode, 0);
+			fusex_invalidate_attr(inode);
+			return 0;
+		}
+		file = NULL;
+	}
+
+	fusex_iattr_to_fattr(fc, attr, &inarg);
+	if (file && S_ISREG(inode->i_mode)) {
+		struct fusex_file *ff = file->private_data;
+
+		inarg.valid |= FATTR_FH;
+		inarg.fh = ff->fh;
+	}
+	if (attr->ia_valid & ATTR_SIZE) {
+		inarg.valid |= FATTR_LOCKOWNER;
+		inarg.lock_owner = fusex_lock_owner_id(fc, current->files);
+	}
+
+	args.opcode = FUSE_SETATTR;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(outarg);
+	args.out_args[0].value = &outarg;
+	err = fusex_simple_request(fc, &args);
+	if (err) {
+		if (err == -EINTR)
+			fusex_invalidate_attr(inode);
+		return err;
+	}
+
+	if (fusex_invalid_attr(&outarg.attr) ||
+	    inode_wrong_type(inode, outarg.attr.mode)) {
+		fusex_bad_reply("SETATTR of nodeid %llu: mode %o for a %o inode\n",
+				get_node_id(inode), outarg.attr.mode,
+				inode->i_mode & S_IFMT);
+		fusex_make_bad(inode);
+		return -EIO;
+	}
+	/* Newer than anything cached: the server just applied it. */
+	fusex_change_attributes(inode, &outarg.attr,
+				fusex_time_to_jiffies(outarg.attr_valid,
+						      outarg.attr_valid_nsec),
+				0);
+	return 0;
 }
 
 static const char *fusex_get_link(struct dentry *dentry, struct inode *inode,
@@ -458,8 +570,418 @@ err_free:
 	return ERR_PTR(ret);
 }
 
+/* A change in a directory changes its mtime, size, link count. */
+static void fusex_dir_changed(struct inode *dir)
+{
+	fusex_invalidate_attr(dir);
+	inode_maybe_inc_iversion(dir, false);
+}
+
+/*
+ * MKNOD, MKDIR, SYMLINK, LINK: the server made (or linked) an entry; make
+ * its inode and dentry.  @mode is the type the server must have made.
+ */
+static int fusex_create_new_entry(struct fusex_args *args, struct inode *dir,
+				  struct dentry *entry, umode_t mode)
+{
+	struct fusex_conn *fc = get_fusex_conn(dir);
+	struct fuse_entry_out outarg;
+	struct fusex_forget *forget;
+	struct inode *inode;
+	struct dentry *d;
+	int err;
+
+	if (fusex_is_bad(dir))
+		return -EIO;
+	forget = fusex_alloc_forget();
+	if (!forget)
+		return -ENOMEM;
+
+	memset(&outarg, 0, sizeof(outarg));
+	args->nodeid = get_node_id(dir);
+	args->out_numargs = 1;
+	args->out_args[0].size = sizeof(outarg);
+	args->out_args[0].value = &outarg;
+	err = fusex_simple_request(fc, args);
+	if (err)
+		goto out_free;
+
+	err = -EIO;
+	if (!outarg.nodeid) {
+		fusex_bad_reply("%s '%pd': no nodeid\n",
+				fusex_opname(args->opcode), entry);
+		goto out_free;
+	}
+	if (fusex_check_entry(fc, dir, &outarg, &entry->d_name))
+		goto out_forget;
+	if ((outarg.attr.mode ^ mode) & S_IFMT) {
+		fusex_bad_reply("%s '%pd': made mode %o, not %o\n",
+				fusex_opname(args->opcode), entry,
+				outarg.attr.mode, mode);
+		goto out_forget;
+	}
+
+	inode = fusex_iget(dir->i_sb, outarg.nodeid, outarg.generation,
+			   &outarg.attr, fusex_attr_timeout(&outarg), 0);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto out_forget;
+	}
+	kfree(forget);
+
+	d_drop(entry);
+	d = d_splice_alias(inode, entry);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	if (d) {
+		fusex_change_entry_timeout(d, &outarg);
+		dput(d);
+	} else {
+		fusex_change_entry_timeout(entry, &outarg);
+	}
+	fusex_dir_changed(dir);
+	return 0;
+
+out_forget:
+	fusex_queue_forget(fc, forget, outarg.nodeid, 1);
+	return err;
+out_free:
+	kfree(forget);
+	return err;
+}
+
+static int fusex_mknod(fusex_idmap_t *idmap, struct inode *dir,
+		       struct dentry *entry, umode_t mode, dev_t rdev)
+{
+	struct fusex_conn *fc = get_fusex_conn(dir);
+	struct fuse_mknod_in inarg = {};
+	struct fusex_args args = {};
+
+	if (!fc->dont_mask)
+		mode &= ~current_umask();
+	inarg.mode = mode;
+	inarg.rdev = new_encode_dev(rdev);
+	inarg.umask = current_umask();
+	args.opcode = FUSE_MKNOD;
+	args.in_numargs = 2;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.in_args[1].size = entry->d_name.len + 1;
+	args.in_args[1].value = (void *)entry->d_name.name;
+	return fusex_create_new_entry(&args, dir, entry, mode);
+}
+
+static int fusex_create(fusex_idmap_t *idmap, struct inode *dir,
+			struct dentry *entry, umode_t mode, bool excl)
+{
+	return fusex_mknod(idmap, dir, entry, mode, 0);
+}
+
+static int fusex_mkdir(fusex_idmap_t *idmap, struct inode *dir,
+		       struct dentry *entry, umode_t mode)
+{
+	struct fusex_conn *fc = get_fusex_conn(dir);
+	struct fuse_mkdir_in inarg = {};
+	struct fusex_args args = {};
+
+	if (!fc->dont_mask)
+		mode &= ~current_umask();
+	inarg.mode = mode;
+	inarg.umask = current_umask();
+	args.opcode = FUSE_MKDIR;
+	args.in_numargs = 2;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.in_args[1].size = entry->d_name.len + 1;
+	args.in_args[1].value = (void *)entry->d_name.name;
+	return fusex_create_new_entry(&args, dir, entry, S_IFDIR);
+}
+
+static int fusex_symlink(fusex_idmap_t *idmap, struct inode *dir,
+			 struct dentry *entry, const char *link)
+{
+	struct fusex_args args = {};
+
+	args.opcode = FUSE_SYMLINK;
+	args.in_numargs = 2;
+	args.in_args[0].size = entry->d_name.len + 1;
+	args.in_args[0].value = (void *)entry->d_name.name;
+	args.in_args[1].size = strlen(link) + 1;
+	args.in_args[1].value = (void *)link;
+	return fusex_create_new_entry(&args, dir, entry, S_IFLNK);
+}
+
+static int fusex_link(struct dentry *old, struct inode *dir,
+		      struct dentry *entry)
+{
+	struct inode *inode = d_inode(old);
+	struct fuse_link_in inarg = {};
+	struct fusex_args args = {};
+	int err;
+
+	inarg.oldnodeid = get_node_id(inode);
+	args.opcode = FUSE_LINK;
+	args.in_numargs = 2;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.in_args[1].size = entry->d_name.len + 1;
+	args.in_args[1].value = (void *)entry->d_name.name;
+	err = fusex_create_new_entry(&args, dir, entry, inode->i_mode);
+	/* Its link count and ctime changed. */
+	if (!err || err == -EINTR)
+		fusex_invalidate_attr(inode);
+	return err;
+}
+
+/* The name is gone: so is one link of the inode, as far as we know. */
+static void fusex_entry_unlinked(struct dentry *entry)
+{
+	struct inode *inode = d_inode(entry);
+	struct fusex_inode *fi = get_fusex_inode(inode);
+
+	spin_lock(&fi->lock);
+	fi->i_time = 0;
+	if (S_ISDIR(inode->i_mode))
+		clear_nlink(inode);
+	else if (inode->i_nlink > 0)
+		drop_nlink(inode);
+	spin_unlock(&fi->lock);
+	fusex_invalidate_entry_cache(entry);
+}
+
+static int fusex_remove(struct inode *dir, struct dentry *entry, u32 opcode)
+{
+	struct fusex_args args = {};
+	int err;
+
+	if (fusex_is_bad(dir))
+		return -EIO;
+	args.opcode = opcode;
+	args.nodeid = get_node_id(dir);
+	args.in_numargs = 1;
+	args.in_args[0].size = entry->d_name.len + 1;
+	args.in_args[0].value = (void *)entry->d_name.name;
+	err = fusex_simple_request(get_fusex_conn(dir), &args);
+	if (!err) {
+		fusex_dir_changed(dir);
+		fusex_entry_unlinked(entry);
+	} else if (err == -EINTR) {
+		/* It may or may not have happened. */
+		fusex_invalidate_entry_cache(entry);
+	}
+	return err;
+}
+
+static int fusex_unlink(struct inode *dir, struct dentry *entry)
+{
+	return fusex_remove(dir, entry, FUSE_UNLINK);
+}
+
+static int fusex_rmdir(struct inode *dir, struct dentry *entry)
+{
+	return fusex_remove(dir, entry, FUSE_RMDIR);
+}
+
+static int fusex_rename(fusex_idmap_t *idmap, struct inode *olddir,
+			struct dentry *oldent, struct inode *newdir,
+			struct dentry *newent, unsigned int flags)
+{
+	struct fusex_conn *fc = get_fusex_conn(olddir);
+	struct fuse_rename2_in inarg = {};
+	struct fusex_args args = {};
+	int err;
+
+	if (fusex_is_bad(olddir))
+		return -EIO;
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (flags && READ_ONCE(fc->no_rename2))
+		return -EINVAL;
+
+	inarg.newdir = get_node_id(newdir);
+	inarg.flags = flags;
+	args.opcode = flags ? FUSE_RENAME2 : FUSE_RENAME;
+	args.nodeid = get_node_id(olddir);
+	args.in_numargs = 3;
+	/* RENAME's argument is the head of RENAME2's. */
+	args.in_args[0].size = flags ? sizeof(inarg) :
+				       sizeof(struct fuse_rename_in);
+	args.in_args[0].value = &inarg;
+	args.in_args[1].size = oldent->d_name.len + 1;
+	args.in_args[1].value = (void *)oldent->d_name.name;
+	args.in_args[2].size = newent->d_name.len + 1;
+	args.in_args[2].value = (void *)newent->d_name.name;
+	err = fusex_simple_request(fc, &args);
+	if (!err) {
+		/* ctime changes */
+		fusex_invalidate_attr(d_inode(oldent));
+		if (flags & RENAME_EXCHANGE)
+			fusex_invalidate_attr(d_inode(newent));
+		fusex_dir_changed(olddir);
+		if (olddir != newdir)
+			fusex_dir_changed(newdir);
+		/* newent will end up negative */
+		if (!(flags & RENAME_EXCHANGE) && d_really_is_positive(newent))
+			fusex_entry_unlinked(newent);
+	} else if (err == -EINTR) {
+		/* It may or may not have happened. */
+		fusex_invalidate_entry_cache(oldent);
+		if (d_really_is_positive(newent))
+			fusex_invalidate_entry_cache(newent);
+	} else if (err == -ENOSYS && flags) {
+		WRITE_ONCE(fc->no_rename2, true);
+		err = -EINVAL;
+	}
+	return err;
+}
+
+/*
+ * CREATE: make and open a regular file in one round trip.  The dentry is
+ * negative (the VFS looked it up or will let us).
+ */
+static int fusex_create_open(struct inode *dir, struct dentry *entry,
+			     struct file *file, unsigned int flags,
+			     umode_t mode)
+{
+	struct fusex_conn *fc = get_fusex_conn(dir);
+	struct fuse_create_in inarg = {};
+	struct fuse_entry_out outentry = {};
+	struct fuse_open_out outopen = {};
+	struct fusex_args args = {};
+	struct fusex_forget *forget;
+	struct fusex_file *ff;
+	struct inode *inode;
+	int err;
+
+	forget = fusex_alloc_forget();
+	if (!forget)
+		return -ENOMEM;
+	err = -ENOMEM;
+	ff = fusex_file_alloc(fc);
+	if (!ff)
+		goto out_free_forget;
+
+	if (!fc->dont_mask)
+		mode &= ~current_umask();
+	flags &= ~O_NOCTTY;
+	if (!fc->atomic_o_trunc)
+		flags &= ~O_TRUNC;
+	inarg.flags = flags;
+	inarg.mode = mode;
+	inarg.umask = current_umask();
+	args.opcode = FUSE_CREATE;
+	args.nodeid = get_node_id(dir);
+	args.in_numargs = 2;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.in_args[1].size = entry->d_name.len + 1;
+	args.in_args[1].value = (void *)entry->d_name.name;
+	args.out_numargs = 2;
+	args.out_args[0].size = sizeof(outentry);
+	args.out_args[0].value = &outentry;
+	args.out_args[1].size = sizeof(outopen);
+	args.out_args[1].value = &outopen;
+	err = fusex_simple_request(fc, &args);
+	if (err)
+		goto out_free_ff;
+	ff->nodeid = outentry.nodeid;
+	ff->fh = outopen.fh;
+
+	err = -EIO;
+	if (!outentry.nodeid || !S_ISREG(outentry.attr.mode) ||
+	    fusex_check_entry(fc, dir, &outentry, &entry->d_name)) {
+		fusex_bad_reply("CREATE '%pd': nodeid %llu mode %o\n", entry,
+				outentry.nodeid, outentry.attr.mode);
+		goto out_release;
+	}
+
+	inode = fusex_iget(dir->i_sb, outentry.nodeid, outentry.generation,
+			   &outentry.attr, fusex_attr_timeout(&outentry), 0);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto out_release;
+	}
+	kfree(forget);
+	d_instantiate(entry, inode);
+	fusex_change_entry_timeout(entry, &outentry);
+	fusex_dir_changed(dir);
+
+	err = finish_open(file, entry, generic_file_open);
+	if (err) {
+		fusex_file_release(inode, ff, flags, false);
+		return err;
+	}
+	file->f_mode |= FMODE_CREATED;
+	fusex_finish_open(inode, file, ff, &outopen, false);
+	return 0;
+
+out_release:
+	/* The server opened it: close it again and forget it. */
+	if (outentry.nodeid) {
+		fusex_file_release(dir, ff, flags, false);
+		fusex_queue_forget(fc, forget, outentry.nodeid, 1);
+		return err;
+	}
+out_free_ff:
+	fusex_file_free(ff);
+out_free_forget:
+	kfree(forget);
+	return err;
+}
+
+static int fusex_atomic_open(struct inode *dir, struct dentry *entry,
+			     struct file *file, unsigned int flags,
+			     umode_t mode)
+{
+	struct fusex_conn *fc = get_fusex_conn(dir);
+	struct dentry *res = NULL;
+	int err;
+
+	if (fusex_is_bad(dir))
+		return -EIO;
+
+	if (d_in_lookup(entry)) {
+		res = fusex_lookup(dir, entry, 0);
+		if (IS_ERR(res))
+			return PTR_ERR(res);
+		if (res)
+			entry = res;
+	}
+
+	if (!(flags & O_CREAT) || d_really_is_positive(entry))
+		goto no_open;
+
+	if (READ_ONCE(fc->no_create))
+		goto mknod;
+	err = fusex_create_open(dir, entry, file, flags, mode);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_create, true);
+		goto mknod;
+	}
+	dput(res);
+	return err;
+
+mknod:
+	err = fusex_mknod(fusex_nop_idmap, dir, entry, mode, 0);
+	if (err) {
+		dput(res);
+		return err;
+	}
+no_open:
+	return finish_no_open(file, res);
+}
+
 const struct inode_operations fusex_dir_inode_operations = {
 	.lookup		= fusex_lookup,
+	.atomic_open	= fusex_atomic_open,
+	.create		= fusex_create,
+	.mknod		= fusex_mknod,
+	.mkdir		= fusex_mkdir,
+	.symlink	= fusex_symlink,
+	.link		= fusex_link,
+	.unlink		= fusex_unlink,
+	.rmdir		= fusex_rmdir,
+	.rename		= fusex_rename,
 	.permission	= fusex_permission,
 	.getattr	= fusex_getattr,
 	.setattr	= fusex_setattr,

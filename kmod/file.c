@@ -32,8 +32,13 @@ static int fusex_send_open(struct fusex_conn *fc, struct inode *inode,
 	struct fuse_open_in inarg = {};
 	struct fusex_args args = {};
 
-	/* The VFS has done creation and exclusivity; truncation is setattr. */
-	inarg.flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+	/*
+	 * The VFS has done creation and exclusivity; truncation is the
+	 * server's with FUSE_ATOMIC_O_TRUNC, else a SETATTR that follows.
+	 */
+	inarg.flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+	if (!fc->atomic_o_trunc)
+		inarg.flags &= ~O_TRUNC;
 	args.opcode = isdir ? FUSE_OPENDIR : FUSE_OPEN;
 	args.nodeid = get_node_id(inode);
 	args.in_numargs = 1;
@@ -45,13 +50,65 @@ static int fusex_send_open(struct fusex_conn *fc, struct inode *inode,
 	return fusex_simple_request(fc, &args);
 }
 
+struct fusex_file *fusex_file_alloc(struct fusex_conn *fc)
+{
+	struct fusex_file *ff;
+
+	ff = kzalloc(sizeof(*ff), GFP_KERNEL_ACCOUNT);
+	if (!ff)
+		return NULL;
+	ff->release_args = kzalloc(sizeof(*ff->release_args),
+				   GFP_KERNEL_ACCOUNT);
+	if (!ff->release_args) {
+		kfree(ff);
+		return NULL;
+	}
+	ff->fc = fc;
+	return ff;
+}
+
+void fusex_file_free(struct fusex_file *ff)
+{
+	kfree(ff->release_args);
+	kfree(ff);
+}
+
+/**
+ * fusex_finish_open - bind an opened server file to a struct file
+ * @inode: the inode opened
+ * @file: the file
+ * @ff: the fusex file, ours from now on
+ * @outarg: the server's OPEN (or CREATE) reply
+ * @isdir: a directory
+ *
+ * The file remembers its flags, so that a new server can open it again.
+ */
+void fusex_finish_open(struct inode *inode, struct file *file,
+		       struct fusex_file *ff, struct fuse_open_out *outarg,
+		       bool isdir)
+{
+	ff->fh = outarg->fh;
+	ff->open_flags = outarg->open_flags;
+	ff->nodeid = get_node_id(inode);
+	ff->flags = file->f_flags;
+	ff->isdir = isdir;
+	file->private_data = ff;
+
+	if (isdir)
+		return;
+	if (ff->open_flags & FOPEN_STREAM)
+		stream_open(inode, file);
+	else if (ff->open_flags & FOPEN_NONSEEKABLE)
+		nonseekable_open(inode, file);
+	if (!(ff->open_flags & FOPEN_KEEP_CACHE))
+		invalidate_inode_pages2(inode->i_mapping);
+}
+
 /**
  * fusex_open_common - open a file or directory on the server
  * @inode: what to open
  * @file: the file being opened
  * @isdir: OPENDIR rather than OPEN
- *
- * The file remembers its flags, so that a new server can open it again.
  */
 int fusex_open_common(struct inode *inode, struct file *file, bool isdir)
 {
@@ -67,15 +124,9 @@ int fusex_open_common(struct inode *inode, struct file *file, bool isdir)
 	if (err)
 		return err;
 
-	ff = kzalloc(sizeof(*ff), GFP_KERNEL_ACCOUNT);
+	ff = fusex_file_alloc(fc);
 	if (!ff)
 		return -ENOMEM;
-	ff->release_args = kzalloc(sizeof(*ff->release_args),
-				   GFP_KERNEL_ACCOUNT);
-	if (!ff->release_args) {
-		err = -ENOMEM;
-		goto err_free;
-	}
 
 	if (!fusex_no_open(fc, isdir)) {
 		err = fusex_send_open(fc, inode, file, isdir, &outarg);
@@ -88,36 +139,17 @@ int fusex_open_common(struct inode *inode, struct file *file, bool isdir)
 				WRITE_ONCE(fc->no_open, true);
 			err = 0;
 		}
-		if (err)
-			goto err_free;
+		if (err) {
+			fusex_file_free(ff);
+			return err;
+		}
 	}
 	if (fusex_no_open(fc, isdir)) {
 		outarg.fh = 0;
 		outarg.open_flags = FOPEN_KEEP_CACHE;
 	}
-
-	ff->fc = fc;
-	ff->fh = outarg.fh;
-	ff->open_flags = outarg.open_flags;
-	ff->nodeid = get_node_id(inode);
-	ff->flags = file->f_flags;
-	ff->isdir = isdir;
-	file->private_data = ff;
-
-	if (!isdir) {
-		if (ff->open_flags & FOPEN_STREAM)
-			stream_open(inode, file);
-		else if (ff->open_flags & FOPEN_NONSEEKABLE)
-			nonseekable_open(inode, file);
-		if (!(ff->open_flags & FOPEN_KEEP_CACHE))
-			invalidate_inode_pages2(inode->i_mapping);
-	}
+	fusex_finish_open(inode, file, ff, &outarg, isdir);
 	return 0;
-
-err_free:
-	kfree(ff->release_args);
-	kfree(ff);
-	return err;
 }
 
 static void fusex_release_end(struct fusex_conn *fc, struct fusex_args *args,
@@ -129,22 +161,26 @@ static void fusex_release_end(struct fusex_conn *fc, struct fusex_args *args,
 	kfree(ra);
 }
 
-/* Send RELEASE or RELEASEDIR; nobody waits for the answer. */
-int fusex_release_common(struct inode *inode, struct file *file, bool isdir)
+/**
+ * fusex_file_release - send RELEASE or RELEASEDIR; nobody waits for it
+ * @inode: the inode the file was opened on
+ * @ff: the fusex file, freed here
+ * @flags: the file's flags
+ * @isdir: a directory
+ */
+void fusex_file_release(struct inode *inode, struct fusex_file *ff,
+			unsigned int flags, bool isdir)
 {
-	struct fusex_file *ff = file->private_data;
 	struct fusex_conn *fc = ff->fc;
 	struct fusex_release_args *ra = ff->release_args;
 
-	file->private_data = NULL;
 	if (fusex_no_open(fc, isdir)) {
-		kfree(ra);
-		kfree(ff);
-		return 0;
+		fusex_file_free(ff);
+		return;
 	}
 
 	ra->inarg.fh = ff->fh;
-	ra->inarg.flags = ff->flags;
+	ra->inarg.flags = flags;
 	ra->inode = igrab(inode);
 	ra->args.opcode = isdir ? FUSE_RELEASEDIR : FUSE_RELEASE;
 	ra->args.nodeid = ff->nodeid;
@@ -156,6 +192,14 @@ int fusex_release_common(struct inode *inode, struct file *file, bool isdir)
 	if (fusex_simple_background(fc, &ra->args, GFP_KERNEL | __GFP_NOFAIL))
 		fusex_release_end(fc, &ra->args, -ENOTCONN);
 	kfree(ff);
+}
+
+int fusex_release_common(struct inode *inode, struct file *file, bool isdir)
+{
+	struct fusex_file *ff = file->private_data;
+
+	file->private_data = NULL;
+	fusex_file_release(inode, ff, ff->flags, isdir);
 	return 0;
 }
 
@@ -427,14 +471,193 @@ static loff_t fusex_file_llseek(struct file *file, loff_t offset, int whence)
 	return generic_file_llseek(file, offset, whence);
 }
 
+/* One WRITE; returns the bytes the server took, or -errno. */
+static ssize_t fusex_send_write(struct file *file, loff_t pos,
+				const void *buf, size_t count)
+{
+	struct fusex_file *ff = file->private_data;
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fuse_write_out outarg = {};
+	struct fuse_write_in inarg = {};
+	struct fusex_args args = {};
+	ssize_t err;
+
+	inarg.fh = ff->fh;
+	inarg.offset = pos;
+	inarg.size = count;
+	inarg.flags = file->f_flags;
+	args.opcode = FUSE_WRITE;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 2;
+	args.in_args[0].size = fc->minor < 9 ? FUSE_COMPAT_WRITE_IN_SIZE :
+					       sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.in_args[1].size = count;
+	args.in_args[1].value = (void *)buf;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(outarg);
+	args.out_args[0].value = &outarg;
+	err = fusex_simple_request(fc, &args);
+	if (err)
+		return err;
+	if (outarg.size > count) {
+		fusex_bad_reply("WRITE of nodeid %llu: %u bytes written of %zu\n",
+				get_node_id(inode), outarg.size, count);
+		return -EIO;
+	}
+	return outarg.size;
+}
+
+/* Bytes one WRITE may carry. */
+static size_t fusex_max_write_size(struct fusex_conn *fc)
+{
+	size_t max = (size_t)fc->max_pages << PAGE_SHIFT;
+
+	return clamp_t(size_t, fc->max_write, PAGE_SIZE, max);
+}
+
+/*
+ * Write through to the server, then drop the cached pages of the range so
+ * that the next read sees what the server has.  Called with the inode
+ * locked.
+ */
+static ssize_t fusex_write_through(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_inode *fi = get_fusex_inode(inode);
+	size_t chunk = min(fusex_max_write_size(fc), iov_iter_count(from));
+	loff_t start = iocb->ki_pos, pos = start;
+	ssize_t total = 0, ret = 0;
+	void *buf;
+
+	buf = kvmalloc(chunk, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+
+	while (iov_iter_count(from)) {
+		size_t n = min(chunk, iov_iter_count(from));
+		size_t got = copy_from_iter(buf, n, from);
+
+		if (!got) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = fusex_send_write(file, pos, buf, got);
+		if (ret < 0) {
+			iov_iter_revert(from, got);
+			break;
+		}
+		pos += ret;
+		total += ret;
+		if (ret < got) {
+			iov_iter_revert(from, got - ret);
+			break;
+		}
+	}
+	kvfree(buf);
+
+	if (total) {
+		spin_lock(&fi->lock);
+		if (pos > i_size_read(inode))
+			i_size_write(inode, pos);
+		/* mtime, ctime, blocks are the server's now. */
+		fi->i_time = 0;
+		spin_unlock(&fi->lock);
+		invalidate_inode_pages2_range(inode->i_mapping,
+					      start >> PAGE_SHIFT,
+					      (pos - 1) >> PAGE_SHIFT);
+	}
+	iocb->ki_pos = pos;
+	return total ? total : ret;
+}
+
+static ssize_t fusex_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	ssize_t ret;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+
+	inode_lock(inode);
+	/* Appending needs a fresh size. */
+	if (iocb->ki_flags & IOCB_APPEND) {
+		ret = fusex_update_attributes(inode, file, STATX_SIZE);
+		if (ret)
+			goto out;
+	}
+	ret = generic_write_checks(iocb, from);
+	if (ret <= 0)
+		goto out;
+	ret = file_remove_privs(file);
+	if (ret)
+		goto out;
+	ret = fusex_write_through(iocb, from);
+out:
+	inode_unlock(inode);
+	if (ret > 0)
+		ret = generic_write_sync(iocb, ret);
+	return ret;
+}
+
+/* FSYNC or FSYNCDIR, once cached data is written. */
+int fusex_fsync_common(struct file *file, loff_t start, loff_t end,
+		       int datasync, bool isdir)
+{
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_file *ff = file->private_data;
+	bool *no = isdir ? &fc->no_fsyncdir : &fc->no_fsync;
+	struct fuse_fsync_in inarg = {};
+	struct fusex_args args = {};
+	int err;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+
+	inode_lock(inode);
+	err = file_write_and_wait_range(file, start, end);
+	if (err || READ_ONCE(*no))
+		goto out;
+
+	inarg.fh = ff->fh;
+	inarg.fsync_flags = datasync ? FUSE_FSYNC_FDATASYNC : 0;
+	args.opcode = isdir ? FUSE_FSYNCDIR : FUSE_FSYNC;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	err = fusex_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(*no, true);
+		err = 0;
+	}
+out:
+	inode_unlock(inode);
+	return err;
+}
+
+static int fusex_fsync(struct file *file, loff_t start, loff_t end,
+		       int datasync)
+{
+	return fusex_fsync_common(file, start, end, datasync, false);
+}
+
 const struct file_operations fusex_file_operations = {
 	.llseek		= fusex_file_llseek,
 	.read_iter	= fusex_file_read_iter,
+	.write_iter	= fusex_file_write_iter,
+	.fsync		= fusex_fsync,
 	.mmap		= generic_file_readonly_mmap,
 	.open		= fusex_open,
 	.flush		= fusex_flush,
 	.release	= fusex_release,
 	.splice_read	= fusex_splice_read,
+	.splice_write	= iter_file_splice_write,
 };
 
 const struct address_space_operations fusex_file_aops = {

@@ -212,6 +212,9 @@ struct fusex_conn {
 	bool no_open_support:1;
 	bool no_opendir_support:1;
 	bool parallel_dirops:1;
+	bool dont_mask:1;
+	bool atomic_o_trunc:1;
+	bool writeback_cache:1;
 
 	/* The server said ENOSYS to these: READ_ONCE/WRITE_ONCE, no lock. */
 	bool no_open;
@@ -221,6 +224,16 @@ struct fusex_conn {
 	bool no_getxattr;
 	bool no_listxattr;
 	bool no_interrupt;
+	bool no_create;
+	bool no_rename2;
+	bool no_fsync;
+	bool no_fsyncdir;
+	bool no_setxattr;
+	bool no_removexattr;
+	bool no_fallocate;
+	bool no_lseek;
+	bool no_copy_file_range;
+	bool no_tmpfile;
 
 	/* Version of attributes, to drop replies older than a cached copy. */
 	atomic64_t attr_version;
@@ -383,8 +396,17 @@ int fusex_check_entry(struct fusex_conn *fc, struct inode *dir,
 /* file.c */
 extern const struct file_operations fusex_file_operations;
 extern const struct address_space_operations fusex_file_aops;
+struct fusex_file *fusex_file_alloc(struct fusex_conn *fc);
+void fusex_file_free(struct fusex_file *ff);
+void fusex_finish_open(struct inode *inode, struct file *file,
+		       struct fusex_file *ff, struct fuse_open_out *outarg,
+		       bool isdir);
+void fusex_file_release(struct inode *inode, struct fusex_file *ff,
+			unsigned int flags, bool isdir);
 int fusex_open_common(struct inode *inode, struct file *file, bool isdir);
 int fusex_release_common(struct inode *inode, struct file *file, bool isdir);
+int fusex_fsync_common(struct file *file, loff_t start, loff_t end,
+		       int datasync, bool isdir);
 
 /* readdir.c */
 extern const struct file_operations fusex_dir_operations;

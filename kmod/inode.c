@@ -396,7 +396,8 @@ struct fusex_init_args {
 			  FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | \
 			  FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | \
 			  FUSE_NO_OPEN_SUPPORT | FUSE_NO_OPENDIR_SUPPORT | \
-			  FUSE_INIT_EXT)
+			  FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | \
+			  FUSE_DONT_MASK | FUSE_INIT_EXT)
 
 static void fusex_process_init_reply(struct fusex_conn *fc,
 				     struct fusex_args *args, int error)
@@ -432,6 +433,8 @@ static void fusex_process_init_reply(struct fusex_conn *fc,
 	fc->max_write = 4096;
 	if (size >= FUSE_COMPAT_22_INIT_OUT_SIZE && arg->minor >= 5)
 		fc->max_write = max_t(u32, 4096, arg->max_write);
+	/* WRITE data must fit the server's buffer, as READ replies do. */
+	fc->max_write = min_t(u32, fc->max_write, FUSEX_MAX_MAX_PAGES * PAGE_SIZE);
 	if ((flags & FUSE_MAX_PAGES) && size == sizeof(*arg))
 		fc->max_pages = clamp_t(u32, arg->max_pages, 1,
 					FUSEX_MAX_MAX_PAGES);
@@ -448,6 +451,8 @@ static void fusex_process_init_reply(struct fusex_conn *fc,
 	fc->parallel_dirops = flags & FUSE_PARALLEL_DIROPS;
 	fc->no_open_support = flags & FUSE_NO_OPEN_SUPPORT;
 	fc->no_opendir_support = flags & FUSE_NO_OPENDIR_SUPPORT;
+	fc->atomic_o_trunc = flags & FUSE_ATOMIC_O_TRUNC;
+	fc->dont_mask = flags & FUSE_DONT_MASK;
 	goto out;
 
 refuse:

@@ -271,10 +271,17 @@ static int fusex_readdir(struct file *file, struct dir_context *ctx)
 	return err;
 }
 
+static int fusex_dir_fsync(struct file *file, loff_t start, loff_t end,
+			   int datasync)
+{
+	return fusex_fsync_common(file, start, end, datasync, true);
+}
+
 const struct file_operations fusex_dir_operations = {
 	.llseek		= generic_file_llseek,
 	.read		= generic_read_dir,
 	.iterate_shared	= fusex_readdir,
 	.open		= fusex_dir_open,
 	.release	= fusex_dir_release,
+	.fsync		= fusex_dir_fsync,
 };

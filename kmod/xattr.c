@@ -132,10 +132,80 @@ static int fusex_xattr_get(const struct xattr_handler *handler,
 	return fusex_getxattr(inode, name, value, size);
 }
 
+static int fusex_setxattr(struct inode *inode, const char *name,
+			  const void *value, size_t size, int flags)
+{
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fuse_setxattr_in inarg = {};
+	struct fusex_args args = {};
+	int err;
+
+	if (READ_ONCE(fc->no_setxattr))
+		return -EOPNOTSUPP;
+
+	inarg.size = size;
+	inarg.flags = flags;
+	args.opcode = FUSE_SETXATTR;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 3;
+	/* Without FUSE_SETXATTR_EXT the argument is the old, short one. */
+	args.in_args[0].size = FUSE_COMPAT_SETXATTR_IN_SIZE;
+	args.in_args[0].value = &inarg;
+	args.in_args[1].size = strlen(name) + 1;
+	args.in_args[1].value = (void *)name;
+	args.in_args[2].size = size;
+	args.in_args[2].value = (void *)value;
+	err = fusex_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_setxattr, true);
+		err = -EOPNOTSUPP;
+	}
+	if (!err)
+		fusex_invalidate_attr(inode);
+	return err;
+}
+
+static int fusex_removexattr(struct inode *inode, const char *name)
+{
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_args args = {};
+	int err;
+
+	if (READ_ONCE(fc->no_removexattr))
+		return -EOPNOTSUPP;
+
+	args.opcode = FUSE_REMOVEXATTR;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = strlen(name) + 1;
+	args.in_args[0].value = (void *)name;
+	err = fusex_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_removexattr, true);
+		err = -EOPNOTSUPP;
+	}
+	if (!err)
+		fusex_invalidate_attr(inode);
+	return err;
+}
+
+static int fusex_xattr_set(const struct xattr_handler *handler,
+			   fusex_idmap_t *idmap, struct dentry *dentry,
+			   struct inode *inode, const char *name,
+			   const void *value, size_t size, int flags)
+{
+	if (fusex_is_bad(inode))
+		return -EIO;
+	if (!value)
+		return fusex_removexattr(inode, name);
+	return fusex_setxattr(inode, name, value, size, flags);
+}
+
 /* The empty prefix takes every name: the server knows which it has. */
 static const struct xattr_handler fusex_xattr_handler = {
 	.prefix	= "",
 	.get	= fusex_xattr_get,
+	.set	= fusex_xattr_set,
 };
 
 const struct xattr_handler *fusex_xattr_handlers[] = {
