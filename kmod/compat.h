@@ -67,4 +67,13 @@ static inline struct timespec64 fusex_get_mtime(const struct inode *inode)
 #endif
 }
 
+/* 6.3 made write_cache_pages() hand folios to its callback. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define FUSEX_WRITEPAGE_ARG	struct folio *
+#define fusex_wp_folio(x)	(x)
+#else
+#define FUSEX_WRITEPAGE_ARG	struct page *
+#define fusex_wp_folio(x)	page_folio(x)
+#endif
+
 #endif /* _FUSEX_COMPAT_H */

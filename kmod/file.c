@@ -9,6 +9,7 @@
 #include <linux/uio.h>
 #include <linux/mm.h>
 #include <linux/file.h>
+#include <linux/writeback.h>
 
 #include "fusex_i.h"
 
@@ -64,6 +65,8 @@ struct fusex_file *fusex_file_alloc(struct fusex_conn *fc)
 		return NULL;
 	}
 	ff->fc = fc;
+	refcount_set(&ff->count, 1);
+	INIT_LIST_HEAD(&ff->write_entry);
 	return ff;
 }
 
@@ -96,6 +99,13 @@ void fusex_finish_open(struct inode *inode, struct file *file,
 
 	if (isdir)
 		return;
+	if (file->f_mode & FMODE_WRITE) {
+		struct fusex_inode *fi = get_fusex_inode(inode);
+
+		spin_lock(&fi->lock);
+		list_add_tail(&ff->write_entry, &fi->write_files);
+		spin_unlock(&fi->lock);
+	}
 	if (ff->open_flags & FOPEN_STREAM)
 		stream_open(inode, file);
 	else if (ff->open_flags & FOPEN_NONSEEKABLE)
@@ -194,12 +204,42 @@ void fusex_file_release(struct inode *inode, struct fusex_file *ff,
 	kfree(ff);
 }
 
+/* Drop a reference; the last one sends RELEASE. */
+static void fusex_file_put(struct inode *inode, struct fusex_file *ff)
+{
+	if (refcount_dec_and_test(&ff->count))
+		fusex_file_release(inode, ff, ff->flags, ff->isdir);
+}
+
+/* A file open for writing, with a reference, for writeback; or NULL. */
+static struct fusex_file *fusex_write_file_get(struct inode *inode)
+{
+	struct fusex_inode *fi = get_fusex_inode(inode);
+	struct fusex_file *ff;
+
+	spin_lock(&fi->lock);
+	ff = list_first_entry_or_null(&fi->write_files, struct fusex_file,
+				      write_entry);
+	if (ff)
+		refcount_inc(&ff->count);
+	spin_unlock(&fi->lock);
+	return ff;
+}
+
 int fusex_release_common(struct inode *inode, struct file *file, bool isdir)
 {
 	struct fusex_file *ff = file->private_data;
+	struct fusex_inode *fi = get_fusex_inode(inode);
 
 	file->private_data = NULL;
-	fusex_file_release(inode, ff, ff->flags, isdir);
+	if (!list_empty(&ff->write_entry)) {
+		/* Writeback may still need a file to write with. */
+		filemap_write_and_wait(inode->i_mapping);
+		spin_lock(&fi->lock);
+		list_del_init(&ff->write_entry);
+		spin_unlock(&fi->lock);
+	}
+	fusex_file_put(inode, ff);
 	return 0;
 }
 
@@ -472,11 +512,10 @@ static loff_t fusex_file_llseek(struct file *file, loff_t offset, int whence)
 }
 
 /* One WRITE; returns the bytes the server took, or -errno. */
-static ssize_t fusex_send_write(struct file *file, loff_t pos,
-				const void *buf, size_t count)
+static ssize_t fusex_send_write(struct fusex_file *ff, struct inode *inode,
+				loff_t pos, const void *buf, size_t count,
+				u32 write_flags)
 {
-	struct fusex_file *ff = file->private_data;
-	struct inode *inode = file_inode(file);
 	struct fusex_conn *fc = get_fusex_conn(inode);
 	struct fuse_write_out outarg = {};
 	struct fuse_write_in inarg = {};
@@ -486,7 +525,8 @@ static ssize_t fusex_send_write(struct file *file, loff_t pos,
 	inarg.fh = ff->fh;
 	inarg.offset = pos;
 	inarg.size = count;
-	inarg.flags = file->f_flags;
+	inarg.write_flags = write_flags;
+	inarg.flags = ff->flags;
 	args.opcode = FUSE_WRITE;
 	args.nodeid = get_node_id(inode);
 	args.in_numargs = 2;
@@ -533,6 +573,12 @@ static ssize_t fusex_write_through(struct kiocb *iocb, struct iov_iter *from)
 	ssize_t total = 0, ret = 0;
 	void *buf;
 
+	/* Pages dirtied through mmap go first, not over this write. */
+	ret = filemap_write_and_wait_range(inode->i_mapping, start,
+					   start + iov_iter_count(from) - 1);
+	if (ret)
+		return ret;
+
 	buf = kvmalloc(chunk, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
@@ -545,7 +591,8 @@ static ssize_t fusex_write_through(struct kiocb *iocb, struct iov_iter *from)
 			ret = -EFAULT;
 			break;
 		}
-		ret = fusex_send_write(file, pos, buf, got);
+		ret = fusex_send_write(file->private_data, inode, pos, buf, got,
+				       0);
 		if (ret < 0) {
 			iov_iter_revert(from, got);
 			break;
@@ -647,12 +694,199 @@ static int fusex_fsync(struct file *file, loff_t start, loff_t end,
 	return fusex_fsync_common(file, start, end, datasync, false);
 }
 
+/*
+ * Writeback of pages dirtied through a shared writable mapping: runs of
+ * contiguous pages go out as one WRITE each, through any file of the
+ * inode that is open for writing.
+ */
+struct fusex_wb {
+	struct fusex_file *ff;
+	struct inode *inode;
+	char *buf;
+	size_t max;
+	loff_t pos;
+	size_t len;
+	unsigned int nr;
+	int err;
+	struct folio *folios[FUSEX_MAX_MAX_PAGES];
+};
+
+static void fusex_wb_send(struct fusex_wb *wb)
+{
+	struct fusex_inode *fi = get_fusex_inode(wb->inode);
+	unsigned int i;
+	ssize_t ret;
+
+	if (!wb->nr)
+		return;
+	ret = fusex_send_write(wb->ff, wb->inode, wb->pos, wb->buf, wb->len,
+			       FUSE_WRITE_CACHE);
+	if (ret >= 0 && ret < wb->len)
+		ret = -EIO;
+	for (i = 0; i < wb->nr; i++) {
+		if (ret < 0)
+			mapping_set_error(wb->inode->i_mapping, ret);
+		folio_end_writeback(wb->folios[i]);
+	}
+	if (ret < 0 && !wb->err)
+		wb->err = ret;
+	/* The server's mtime moved. */
+	spin_lock(&fi->lock);
+	fi->i_time = 0;
+	spin_unlock(&fi->lock);
+	wb->nr = 0;
+	wb->len = 0;
+}
+
+/* Add a locked folio to the run; it is unlocked under writeback. */
+static void fusex_wb_add(struct fusex_wb *wb, struct folio *folio)
+{
+	loff_t isize = i_size_read(wb->inode);
+	loff_t pos = folio_pos(folio);
+	size_t len;
+
+	if (pos >= isize) {
+		/* Truncated meanwhile: nothing to write. */
+		folio_unlock(folio);
+		return;
+	}
+	len = min_t(loff_t, folio_size(folio), isize - pos);
+	if (wb->nr && (pos != wb->pos + wb->len || wb->len + len > wb->max ||
+		       wb->nr == ARRAY_SIZE(wb->folios)))
+		fusex_wb_send(wb);
+	if (!wb->nr)
+		wb->pos = pos;
+	memcpy_from_page(wb->buf + wb->len, folio_page(folio, 0), 0, len);
+	folio_start_writeback(folio);
+	folio_unlock(folio);
+	wb->folios[wb->nr++] = folio;
+	wb->len += len;
+}
+
+static int fusex_writepage_cb(FUSEX_WRITEPAGE_ARG arg,
+			      struct writeback_control *wbc, void *data)
+{
+	fusex_wb_add(data, fusex_wp_folio(arg));
+	return 0;
+}
+
+static int fusex_writepages(struct address_space *mapping,
+			    struct writeback_control *wbc)
+{
+	struct inode *inode = mapping->host;
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_wb *wb;
+	int err;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+	wb = kzalloc(sizeof(*wb), GFP_NOFS);
+	if (!wb)
+		return -ENOMEM;
+	wb->inode = inode;
+	wb->max = fusex_max_write_size(fc);
+	wb->buf = kvmalloc(wb->max, GFP_NOFS);
+	err = -ENOMEM;
+	if (!wb->buf)
+		goto out_free;
+	/* Dirty pages without a writable file cannot be written. */
+	err = -EIO;
+	wb->ff = fusex_write_file_get(inode);
+	if (!wb->ff)
+		goto out_free;
+
+	err = write_cache_pages(mapping, wbc, fusex_writepage_cb, wb);
+	fusex_wb_send(wb);
+	if (!err)
+		err = wb->err;
+	fusex_file_put(inode, wb->ff);
+out_free:
+	kvfree(wb->buf);
+	kfree(wb);
+	return err;
+}
+
+/* Write one dirty folio before it is dropped from the cache. */
+static int fusex_launder_folio(struct folio *folio)
+{
+	struct inode *inode = folio->mapping->host;
+	struct fusex_wb *wb;
+	int err = -ENOMEM;
+
+	if (!folio_test_dirty(folio))
+		return 0;
+	wb = kzalloc(sizeof(*wb), GFP_NOFS);
+	if (!wb)
+		return -ENOMEM;
+	wb->inode = inode;
+	wb->max = folio_size(folio);
+	wb->buf = kmalloc(wb->max, GFP_NOFS);
+	if (!wb->buf)
+		goto out_free;
+	err = -EIO;
+	wb->ff = fusex_write_file_get(inode);
+	if (!wb->ff)
+		goto out_free;
+	if (folio_clear_dirty_for_io(folio)) {
+		/* Adding unlocks it; the caller expects it locked. */
+		fusex_wb_add(wb, folio);
+		fusex_wb_send(wb);
+		folio_lock(folio);
+	}
+	err = wb->err;
+	fusex_file_put(inode, wb->ff);
+out_free:
+	kfree(wb->buf);
+	kfree(wb);
+	return err;
+}
+
+static vm_fault_t fusex_page_mkwrite(struct vm_fault *vmf)
+{
+	struct folio *folio = page_folio(vmf->page);
+	struct inode *inode = file_inode(vmf->vma->vm_file);
+
+	folio_lock(folio);
+	if (folio->mapping != inode->i_mapping) {
+		folio_unlock(folio);
+		return VM_FAULT_NOPAGE;
+	}
+	folio_wait_writeback(folio);
+	return VM_FAULT_LOCKED;
+}
+
+/* A shared mapping going away writes what it dirtied. */
+static void fusex_vma_close(struct vm_area_struct *vma)
+{
+	filemap_write_and_wait(vma->vm_file->f_mapping);
+}
+
+static const struct vm_operations_struct fusex_file_vm_ops = {
+	.close		= fusex_vma_close,
+	.fault		= filemap_fault,
+	.map_pages	= filemap_map_pages,
+	.page_mkwrite	= fusex_page_mkwrite,
+};
+
+static int fusex_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct fusex_file *ff = file->private_data;
+
+	/* Direct I/O files have no cache to keep coherent with a mapping. */
+	if ((ff->open_flags & FOPEN_DIRECT_IO) &&
+	    (vma->vm_flags & VM_MAYSHARE))
+		return -ENODEV;
+	file_accessed(file);
+	vma->vm_ops = &fusex_file_vm_ops;
+	return 0;
+}
+
 const struct file_operations fusex_file_operations = {
 	.llseek		= fusex_file_llseek,
 	.read_iter	= fusex_file_read_iter,
 	.write_iter	= fusex_file_write_iter,
 	.fsync		= fusex_fsync,
-	.mmap		= generic_file_readonly_mmap,
+	.mmap		= fusex_file_mmap,
 	.open		= fusex_open,
 	.flush		= fusex_flush,
 	.release	= fusex_release,
@@ -663,6 +897,9 @@ const struct file_operations fusex_file_operations = {
 const struct address_space_operations fusex_file_aops = {
 	.read_folio	= fusex_read_folio,
 	.readahead	= fusex_readahead,
+	.writepages	= fusex_writepages,
+	.dirty_folio	= filemap_dirty_folio,
+	.launder_folio	= fusex_launder_folio,
 	/* O_DIRECT reads bypass the page cache in fusex_file_read_iter(). */
 	.direct_IO	= noop_direct_IO,
 };

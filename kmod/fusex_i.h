@@ -281,11 +281,17 @@ struct fusex_inode {
 	u64 orig_ino;
 	/* FUSEX_I_* bits, atomic bitops. */
 	unsigned long state;
+	/* Files open for writing, for writeback.  Protected by fi->lock */
+	struct list_head write_files;
 };
 
 /** struct fusex_file - an open file or directory */
 struct fusex_file {
 	struct fusex_conn *fc;
+	/* The struct file's reference and writeback's; RELEASE at zero. */
+	refcount_t count;
+	/* Entry on fi->write_files.  Protected by fi->lock */
+	struct list_head write_entry;
 	/* The server's handle from OPEN/OPENDIR.  Set once */
 	u64 fh;
 	/* The nodeid the file was opened on. */

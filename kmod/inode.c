@@ -59,6 +59,7 @@ static struct inode *fusex_alloc_inode(struct super_block *sb)
 	fi->attr_version = 0;
 	fi->orig_ino = 0;
 	fi->state = 0;
+	INIT_LIST_HEAD(&fi->write_files);
 	return &fi->inode;
 }
 
