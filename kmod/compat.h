@@ -76,4 +76,34 @@ static inline struct timespec64 fusex_get_mtime(const struct inode *inode)
 #define fusex_wp_folio(x)	page_folio(x)
 #endif
 
+/* 6.8 replaced generic_copy_file_range() by splice_copy_file_range(). */
+static inline ssize_t fusex_splice_copy(struct file *in, loff_t pos_in,
+					struct file *out, loff_t pos_out,
+					size_t len, unsigned int flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	return splice_copy_file_range(in, pos_in, out, pos_out, len);
+#else
+	return generic_copy_file_range(in, pos_in, out, pos_out, len, flags);
+#endif
+}
+
+/* 6.3 moved file locks out of fs.h. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#include <linux/filelock.h>
+#endif
+
+/* 6.9 moved the owner, type, flags and pid of a lock into file_lock_core. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#define fusex_fl_type(fl)	((fl)->c.flc_type)
+#define fusex_fl_owner(fl)	((fl)->c.flc_owner)
+#define fusex_fl_flags(fl)	((fl)->c.flc_flags)
+#define fusex_fl_pid(fl)	((fl)->c.flc_pid)
+#else
+#define fusex_fl_type(fl)	((fl)->fl_type)
+#define fusex_fl_owner(fl)	((fl)->fl_owner)
+#define fusex_fl_flags(fl)	((fl)->fl_flags)
+#define fusex_fl_pid(fl)	((fl)->fl_pid)
+#endif
+
 #endif /* _FUSEX_COMPAT_H */

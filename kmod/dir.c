@@ -839,9 +839,9 @@ static int fusex_rename(fusex_idmap_t *idmap, struct inode *olddir,
  * CREATE: make and open a regular file in one round trip.  The dentry is
  * negative (the VFS looked it up or will let us).
  */
-static int fusex_create_open(struct inode *dir, struct dentry *entry,
-			     struct file *file, unsigned int flags,
-			     umode_t mode)
+int fusex_create_open(struct inode *dir, struct dentry *entry,
+		      struct file *file, unsigned int flags, umode_t mode,
+		      u32 opcode)
 {
 	struct fusex_conn *fc = get_fusex_conn(dir);
 	struct fuse_create_in inarg = {};
@@ -869,7 +869,7 @@ static int fusex_create_open(struct inode *dir, struct dentry *entry,
 	inarg.flags = flags;
 	inarg.mode = mode;
 	inarg.umask = current_umask();
-	args.opcode = FUSE_CREATE;
+	args.opcode = opcode;
 	args.nodeid = get_node_id(dir);
 	args.in_numargs = 2;
 	args.in_args[0].size = sizeof(inarg);
@@ -890,8 +890,9 @@ static int fusex_create_open(struct inode *dir, struct dentry *entry,
 	err = -EIO;
 	if (!outentry.nodeid || !S_ISREG(outentry.attr.mode) ||
 	    fusex_check_entry(fc, dir, &outentry, &entry->d_name)) {
-		fusex_bad_reply("CREATE '%pd': nodeid %llu mode %o\n", entry,
-				outentry.nodeid, outentry.attr.mode);
+		fusex_bad_reply("%s '%pd': nodeid %llu mode %o\n",
+				fusex_opname(opcode), entry, outentry.nodeid,
+				outentry.attr.mode);
 		goto out_release;
 	}
 
@@ -906,12 +907,16 @@ static int fusex_create_open(struct inode *dir, struct dentry *entry,
 	fusex_change_entry_timeout(entry, &outentry);
 	fusex_dir_changed(dir);
 
-	err = finish_open(file, entry, generic_file_open);
+	if (opcode == FUSE_TMPFILE)
+		err = finish_open_simple(file, 0);
+	else
+		err = finish_open(file, entry, generic_file_open);
 	if (err) {
 		fusex_file_release(inode, ff, flags, false);
 		return err;
 	}
-	file->f_mode |= FMODE_CREATED;
+	if (opcode == FUSE_CREATE)
+		file->f_mode |= FMODE_CREATED;
 	fusex_finish_open(inode, file, ff, &outopen, false);
 	return 0;
 
@@ -953,7 +958,7 @@ static int fusex_atomic_open(struct inode *dir, struct dentry *entry,
 
 	if (READ_ONCE(fc->no_create))
 		goto mknod;
-	err = fusex_create_open(dir, entry, file, flags, mode);
+	err = fusex_create_open(dir, entry, file, flags, mode, FUSE_CREATE);
 	if (err == -ENOSYS) {
 		WRITE_ONCE(fc->no_create, true);
 		goto mknod;
@@ -971,6 +976,26 @@ no_open:
 	return finish_no_open(file, res);
 }
 
+/* O_TMPFILE, where the server has FUSE_TMPFILE. */
+static int fusex_tmpfile(fusex_idmap_t *idmap, struct inode *dir,
+			 struct file *file, umode_t mode)
+{
+	struct fusex_conn *fc = get_fusex_conn(dir);
+	int err;
+
+	if (fusex_is_bad(dir))
+		return -EIO;
+	if (READ_ONCE(fc->no_tmpfile))
+		return -EOPNOTSUPP;
+	err = fusex_create_open(dir, file->f_path.dentry, file, file->f_flags,
+				mode, FUSE_TMPFILE);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_tmpfile, true);
+		err = -EOPNOTSUPP;
+	}
+	return err;
+}
+
 const struct inode_operations fusex_dir_inode_operations = {
 	.lookup		= fusex_lookup,
 	.atomic_open	= fusex_atomic_open,
@@ -982,6 +1007,7 @@ const struct inode_operations fusex_dir_inode_operations = {
 	.unlink		= fusex_unlink,
 	.rmdir		= fusex_rmdir,
 	.rename		= fusex_rename,
+	.tmpfile	= fusex_tmpfile,
 	.permission	= fusex_permission,
 	.getattr	= fusex_getattr,
 	.setattr	= fusex_setattr,

@@ -10,6 +10,8 @@
 #include <linux/mm.h>
 #include <linux/file.h>
 #include <linux/writeback.h>
+#include <linux/falloc.h>
+#include <linux/pid_namespace.h>
 
 #include "fusex_i.h"
 
@@ -191,6 +193,12 @@ void fusex_file_release(struct inode *inode, struct fusex_file *ff,
 
 	ra->inarg.fh = ff->fh;
 	ra->inarg.flags = flags;
+	if (ff->flock) {
+		/* flock() locks go with the open file. */
+		ra->inarg.release_flags |= FUSE_RELEASE_FLOCK_UNLOCK;
+		ra->inarg.lock_owner = fusex_lock_owner_id(fc,
+							   (fl_owner_t)ff);
+	}
 	ra->inode = igrab(inode);
 	ra->args.opcode = isdir ? FUSE_RELEASEDIR : FUSE_RELEASE;
 	ra->args.nodeid = ff->nodeid;
@@ -496,19 +504,6 @@ static ssize_t fusex_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 			return err;
 	}
 	return generic_file_read_iter(iocb, to);
-}
-
-static loff_t fusex_file_llseek(struct file *file, loff_t offset, int whence)
-{
-	struct inode *inode = file_inode(file);
-	int err;
-
-	if (whence == SEEK_END || whence == SEEK_DATA || whence == SEEK_HOLE) {
-		err = fusex_update_attributes(inode, file, STATX_SIZE);
-		if (err)
-			return err;
-	}
-	return generic_file_llseek(file, offset, whence);
 }
 
 /* One WRITE; returns the bytes the server took, or -errno. */
@@ -881,6 +876,349 @@ static int fusex_file_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
+static long fusex_file_fallocate(struct file *file, int mode, loff_t offset,
+				 loff_t length)
+{
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_file *ff = file->private_data;
+	struct fuse_fallocate_in inarg = {};
+	struct fusex_args args = {};
+	loff_t end = offset + length;
+	int err;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
+	if (READ_ONCE(fc->no_fallocate))
+		return -EOPNOTSUPP;
+
+	inode_lock(inode);
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode)) {
+		err = inode_newsize_ok(inode, end);
+		if (err)
+			goto out;
+	}
+	err = file_modified(file);
+	if (err)
+		goto out;
+	/* Dirty pages of a hole would fill it again. */
+	err = filemap_write_and_wait_range(inode->i_mapping, offset, end - 1);
+	if (err)
+		goto out;
+
+	inarg.fh = ff->fh;
+	inarg.offset = offset;
+	inarg.length = length;
+	inarg.mode = mode;
+	args.opcode = FUSE_FALLOCATE;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	err = fusex_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_fallocate, true);
+		err = -EOPNOTSUPP;
+	}
+	if (err)
+		goto out;
+
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode))
+		i_size_write(inode, end);
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		truncate_pagecache_range(inode, offset, end - 1);
+	fusex_invalidate_attr(inode);
+out:
+	inode_unlock(inode);
+	return err;
+}
+
+/* SEEK_DATA and SEEK_HOLE ask the server; without FUSE_LSEEK all is data. */
+static loff_t fusex_lseek(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_file *ff = file->private_data;
+	struct fuse_lseek_out outarg = {};
+	struct fuse_lseek_in inarg = {};
+	struct fusex_args args = {};
+	int err;
+
+	if (READ_ONCE(fc->no_lseek))
+		goto fallback;
+
+	/* The server must see the data. */
+	err = filemap_write_and_wait(inode->i_mapping);
+	if (err)
+		return err;
+	inarg.fh = ff->fh;
+	inarg.offset = offset;
+	inarg.whence = whence;
+	args.opcode = FUSE_LSEEK;
+	args.nodeid = get_node_id(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(outarg);
+	args.out_args[0].value = &outarg;
+	err = fusex_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_lseek, true);
+		goto fallback;
+	}
+	if (err)
+		return err;
+	return vfs_setpos(file, outarg.offset, inode->i_sb->s_maxbytes);
+
+fallback:
+	err = fusex_update_attributes(inode, file, STATX_SIZE);
+	if (err)
+		return err;
+	return generic_file_llseek(file, offset, whence);
+}
+
+static loff_t fusex_file_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file_inode(file);
+	int err;
+
+	switch (whence) {
+	case SEEK_DATA:
+	case SEEK_HOLE:
+		return fusex_lseek(file, offset, whence);
+	case SEEK_END:
+		err = fusex_update_attributes(inode, file, STATX_SIZE);
+		if (err)
+			return err;
+		fallthrough;
+	default:
+		return generic_file_llseek(file, offset, whence);
+	}
+}
+
+static ssize_t fusex_do_copy_file_range(struct file *file_in, loff_t pos_in,
+					struct file *file_out, loff_t pos_out,
+					size_t len, unsigned int flags)
+{
+	struct inode *inode_in = file_inode(file_in);
+	struct inode *inode_out = file_inode(file_out);
+	struct fusex_conn *fc = get_fusex_conn(inode_in);
+	struct fusex_file *ff_in = file_in->private_data;
+	struct fusex_file *ff_out = file_out->private_data;
+	struct fuse_copy_file_range_in inarg = {};
+	struct fuse_write_out outarg = {};
+	struct fusex_args args = {};
+	ssize_t err;
+
+	if (file_in->f_op != file_out->f_op ||
+	    inode_in->i_sb != inode_out->i_sb)
+		return -EXDEV;
+	if (fusex_is_bad(inode_in) || fusex_is_bad(inode_out))
+		return -EIO;
+	if (READ_ONCE(fc->no_copy_file_range))
+		return -EOPNOTSUPP;
+
+	/* The server copies what it has: give it our dirty pages first. */
+	err = filemap_write_and_wait_range(inode_in->i_mapping, pos_in,
+					   pos_in + len - 1);
+	if (err)
+		return err;
+
+	inode_lock(inode_out);
+	err = file_modified(file_out);
+	if (err)
+		goto out;
+	err = filemap_write_and_wait_range(inode_out->i_mapping, pos_out,
+					   pos_out + len - 1);
+	if (err)
+		goto out;
+
+	inarg.fh_in = ff_in->fh;
+	inarg.off_in = pos_in;
+	inarg.nodeid_out = get_node_id(inode_out);
+	inarg.fh_out = ff_out->fh;
+	inarg.off_out = pos_out;
+	inarg.len = len;
+	inarg.flags = flags;
+	args.opcode = FUSE_COPY_FILE_RANGE;
+	args.nodeid = get_node_id(inode_in);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(inarg);
+	args.in_args[0].value = &inarg;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(outarg);
+	args.out_args[0].value = &outarg;
+	err = fusex_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_copy_file_range, true);
+		err = -EOPNOTSUPP;
+	}
+	if (err)
+		goto out;
+	if (outarg.size > len) {
+		fusex_bad_reply("COPY_FILE_RANGE: %u bytes copied of %zu\n",
+				outarg.size, len);
+		err = -EIO;
+		goto out;
+	}
+
+	truncate_inode_pages_range(inode_out->i_mapping, pos_out,
+				   pos_out + outarg.size - 1);
+	if (pos_out + outarg.size > i_size_read(inode_out))
+		i_size_write(inode_out, pos_out + outarg.size);
+	fusex_invalidate_attr(inode_out);
+	err = outarg.size;
+out:
+	inode_unlock(inode_out);
+	return err;
+}
+
+/* Without the server's help (or across filesystems), copy by splice. */
+static ssize_t fusex_copy_file_range(struct file *file_in, loff_t pos_in,
+				     struct file *file_out, loff_t pos_out,
+				     size_t len, unsigned int flags)
+{
+	ssize_t ret = fusex_do_copy_file_range(file_in, pos_in, file_out,
+					       pos_out, len, flags);
+
+	if (ret == -EOPNOTSUPP || ret == -EXDEV)
+		ret = fusex_splice_copy(file_in, pos_in, file_out, pos_out,
+					len, flags);
+	return ret;
+}
+
+static void fusex_lk_fill(struct fusex_args *args, struct file *file,
+			  const struct file_lock *fl, u32 opcode, pid_t pid,
+			  bool flock, struct fuse_lk_in *inarg)
+{
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_file *ff = file->private_data;
+
+	inarg->fh = ff->fh;
+	inarg->owner = fusex_lock_owner_id(fc, fusex_fl_owner(fl));
+	inarg->lk.start = fl->fl_start;
+	inarg->lk.end = fl->fl_end;
+	inarg->lk.type = fusex_fl_type(fl);
+	inarg->lk.pid = pid;
+	if (flock)
+		inarg->lk_flags |= FUSE_LK_FLOCK;
+	args->opcode = opcode;
+	args->nodeid = get_node_id(inode);
+	args->in_numargs = 1;
+	args->in_args[0].size = sizeof(*inarg);
+	args->in_args[0].value = inarg;
+}
+
+static int fusex_getlk(struct file *file, struct file_lock *fl)
+{
+	struct fusex_conn *fc = get_fusex_conn(file_inode(file));
+	struct fuse_lk_out outarg = {};
+	struct fuse_lk_in inarg = {};
+	struct fusex_args args = {};
+	struct fuse_file_lock *ffl = &outarg.lk;
+	int err;
+
+	fusex_lk_fill(&args, file, fl, FUSE_GETLK, 0, false, &inarg);
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(outarg);
+	args.out_args[0].value = &outarg;
+	err = fusex_simple_request(fc, &args);
+	if (err)
+		return err;
+
+	switch (ffl->type) {
+	case F_UNLCK:
+		break;
+	case F_RDLCK:
+	case F_WRLCK:
+		if (ffl->start > OFFSET_MAX || ffl->end > OFFSET_MAX ||
+		    ffl->end < ffl->start) {
+			fusex_bad_reply("GETLK: range %llu-%llu\n", ffl->start,
+					ffl->end);
+			return -EIO;
+		}
+		fl->fl_start = ffl->start;
+		fl->fl_end = ffl->end;
+		/* The holder's pid as the server sees it, made ours. */
+		rcu_read_lock();
+		fusex_fl_pid(fl) = pid_nr_ns(find_pid_ns(ffl->pid, fc->pid_ns),
+					     &init_pid_ns);
+		rcu_read_unlock();
+		break;
+	default:
+		fusex_bad_reply("GETLK: lock type %u\n", ffl->type);
+		return -EIO;
+	}
+	fusex_fl_type(fl) = ffl->type;
+	return 0;
+}
+
+static int fusex_setlk(struct file *file, struct file_lock *fl, bool flock)
+{
+	struct fusex_conn *fc = get_fusex_conn(file_inode(file));
+	int opcode = (fusex_fl_flags(fl) & FL_SLEEP) ? FUSE_SETLKW : FUSE_SETLK;
+	pid_t pid = fusex_fl_type(fl) != F_UNLCK ? current->tgid : 0;
+	pid_t pid_nr = pid_nr_ns(find_pid_ns(pid, &init_pid_ns), fc->pid_ns);
+	struct fuse_lk_in inarg = {};
+	struct fusex_args args = {};
+	int err;
+
+	/* lockd's asynchronous grants are not supported. */
+	if (fl->fl_lmops && fl->fl_lmops->lm_grant)
+		return -ENOLCK;
+	/* Unlock on close goes with FLUSH. */
+	if ((fusex_fl_flags(fl) & FL_CLOSE_POSIX) == FL_CLOSE_POSIX)
+		return 0;
+
+	fusex_lk_fill(&args, file, fl, opcode, pid_nr, flock, &inarg);
+	err = fusex_simple_request(fc, &args);
+	/* A signalled SETLKW starts again. */
+	if (err == -EINTR)
+		err = -ERESTARTSYS;
+	return err;
+}
+
+static int fusex_file_lock(struct file *file, int cmd, struct file_lock *fl)
+{
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+	if (cmd == F_CANCELLK)
+		return 0;
+	/* A server without FUSE_POSIX_LOCKS leaves locks to the kernel. */
+	if (!fc->posix_locks) {
+		if (cmd == F_GETLK) {
+			posix_test_lock(file, fl);
+			return 0;
+		}
+		return posix_lock_file(file, fl, NULL);
+	}
+	if (cmd == F_GETLK)
+		return fusex_getlk(file, fl);
+	return fusex_setlk(file, fl, false);
+}
+
+static int fusex_file_flock(struct file *file, int cmd, struct file_lock *fl)
+{
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_file *ff = file->private_data;
+
+	if (fusex_is_bad(inode))
+		return -EIO;
+	if (!fc->flock_locks)
+		return locks_lock_file_wait(file, fl);
+	/* The server emulates flock; RELEASE must unlock. */
+	ff->flock = true;
+	return fusex_setlk(file, fl, true);
+}
+
 const struct file_operations fusex_file_operations = {
 	.llseek		= fusex_file_llseek,
 	.read_iter	= fusex_file_read_iter,
@@ -892,6 +1230,10 @@ const struct file_operations fusex_file_operations = {
 	.release	= fusex_release,
 	.splice_read	= fusex_splice_read,
 	.splice_write	= iter_file_splice_write,
+	.fallocate	= fusex_file_fallocate,
+	.copy_file_range = fusex_copy_file_range,
+	.lock		= fusex_file_lock,
+	.flock		= fusex_file_flock,
 };
 
 const struct address_space_operations fusex_file_aops = {

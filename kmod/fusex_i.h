@@ -215,6 +215,8 @@ struct fusex_conn {
 	bool dont_mask:1;
 	bool atomic_o_trunc:1;
 	bool writeback_cache:1;
+	bool posix_locks:1;
+	bool flock_locks:1;
 
 	/* The server said ENOSYS to these: READ_ONCE/WRITE_ONCE, no lock. */
 	bool no_open;
@@ -301,6 +303,8 @@ struct fusex_file {
 	/* The file's flags as opened, to open it again on a new server. */
 	u32 flags;
 	bool isdir;
+	/* flock() was used: RELEASE unlocks it. */
+	bool flock;
 	/* For RELEASE, allocated with the file so release cannot fail. */
 	struct fusex_release_args *release_args;
 };
@@ -385,6 +389,9 @@ bool fusex_allow_current_process(struct fusex_conn *fc);
 u64 fusex_lock_owner_id(struct fusex_conn *fc, fl_owner_t id);
 
 /* dir.c */
+int fusex_create_open(struct inode *dir, struct dentry *entry,
+		      struct file *file, unsigned int flags, umode_t mode,
+		      u32 opcode);
 extern const struct inode_operations fusex_dir_inode_operations;
 extern const struct inode_operations fusex_symlink_inode_operations;
 extern const struct inode_operations fusex_common_inode_operations;

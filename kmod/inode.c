@@ -398,7 +398,8 @@ struct fusex_init_args {
 			  FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | \
 			  FUSE_NO_OPEN_SUPPORT | FUSE_NO_OPENDIR_SUPPORT | \
 			  FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | \
-			  FUSE_DONT_MASK | FUSE_INIT_EXT)
+			  FUSE_DONT_MASK | FUSE_POSIX_LOCKS | \
+			  FUSE_FLOCK_LOCKS | FUSE_INIT_EXT)
 
 static void fusex_process_init_reply(struct fusex_conn *fc,
 				     struct fusex_args *args, int error)
@@ -454,6 +455,8 @@ static void fusex_process_init_reply(struct fusex_conn *fc,
 	fc->no_opendir_support = flags & FUSE_NO_OPENDIR_SUPPORT;
 	fc->atomic_o_trunc = flags & FUSE_ATOMIC_O_TRUNC;
 	fc->dont_mask = flags & FUSE_DONT_MASK;
+	fc->posix_locks = flags & FUSE_POSIX_LOCKS;
+	fc->flock_locks = flags & FUSE_FLOCK_LOCKS;
 	goto out;
 
 refuse:
