@@ -94,6 +94,7 @@ void fusex_conn_init(struct fusex_conn *fc, struct user_namespace *user_ns)
 	int i;
 
 	spin_lock_init(&fc->lock);
+	init_rwsem(&fc->killsb);
 	refcount_set(&fc->count, 1);
 	INIT_LIST_HEAD(&fc->pending);
 	for (i = 0; i < FUSEX_PQ_HASH_SIZE; i++)
@@ -232,7 +233,7 @@ static bool fusex_queue_request(struct fusex_conn *fc, struct fusex_req *req)
 		return false;
 	}
 	fc->reqctr += FUSEX_REQ_ID_STEP;
-	req->in_h.unique = fc->reqctr;
+	req->in_h.unique = req->args->notify_unique ?: fc->reqctr;
 	refcount_inc(&req->count);
 	set_bit(FR_PENDING, &req->flags);
 	list_add_tail(&req->list, &fc->pending);
@@ -389,7 +390,8 @@ int fusex_simple_background(struct fusex_conn *fc, struct fusex_args *args,
 		return -ENOMEM;
 	req->args = args;
 	__set_bit(FR_BACKGROUND, &req->flags);
-	__set_bit(FR_ISREPLY, &req->flags);
+	if (!args->noreply)
+		__set_bit(FR_ISREPLY, &req->flags);
 	if (args->force)
 		__set_bit(FR_FORCE, &req->flags);
 	args->nocreds = true;
@@ -848,17 +850,16 @@ static ssize_t fusex_dev_do_write(struct fusex_dev *fud, struct iov_iter *from)
 	if (copy_from_iter(&oh, sizeof(oh), from) != sizeof(oh))
 		return -EFAULT;
 
-	if (oh.unique == 0) {
-		/* Notifications come with the write path (a later issue). */
-		fusex_bad_reply("notification %d not supported\n", oh.error);
-		return -EINVAL;
-	}
-
 	if (oh.len != nbytes) {
 		fusex_bad_reply("unique %llu: header says %u bytes, %zu written\n",
 				oh.unique, oh.len, nbytes);
 		fusex_fail_named_request(fc, oh.unique);
 		return -EINVAL;
+	}
+	if (oh.unique == 0) {
+		int err = fusex_notify(fc, oh.error, nbytes - sizeof(oh), from);
+
+		return err ? err : nbytes;
 	}
 	if (oh.error <= -512 || oh.error > 0) {
 		fusex_bad_reply("unique %llu: error %d out of range\n",

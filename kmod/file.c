@@ -544,14 +544,6 @@ static ssize_t fusex_send_write(struct fusex_file *ff, struct inode *inode,
 	return outarg.size;
 }
 
-/* Bytes one WRITE may carry. */
-static size_t fusex_max_write_size(struct fusex_conn *fc)
-{
-	size_t max = (size_t)fc->max_pages << PAGE_SHIFT;
-
-	return clamp_t(size_t, fc->max_write, PAGE_SIZE, max);
-}
-
 /*
  * Write through to the server, then drop the cached pages of the range so
  * that the next read sees what the server has.  Called with the inode
@@ -563,7 +555,7 @@ static ssize_t fusex_write_through(struct kiocb *iocb, struct iov_iter *from)
 	struct inode *inode = file_inode(file);
 	struct fusex_conn *fc = get_fusex_conn(inode);
 	struct fusex_inode *fi = get_fusex_inode(inode);
-	size_t chunk = min(fusex_max_write_size(fc), iov_iter_count(from));
+	size_t chunk = min(fusex_max_write(fc), iov_iter_count(from));
 	loff_t start = iocb->ki_pos, pos = start;
 	ssize_t total = 0, ret = 0;
 	void *buf;
@@ -779,7 +771,7 @@ static int fusex_writepages(struct address_space *mapping,
 	if (!wb)
 		return -ENOMEM;
 	wb->inode = inode;
-	wb->max = fusex_max_write_size(fc);
+	wb->max = fusex_max_write(fc);
 	wb->buf = kvmalloc(wb->max, GFP_NOFS);
 	err = -ENOMEM;
 	if (!wb->buf)

@@ -25,6 +25,7 @@
 #include <linux/list.h>
 #include <linux/spinlock.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/wait.h>
 #include <linux/refcount.h>
 #include <linux/atomic.h>
@@ -103,6 +104,8 @@ struct fusex_args {
 	struct fusex_arg out_args[2];
 	/* Bytes the reply put in the last out argument. */
 	unsigned int out_size;
+	/* FUSE_NOTIFY_REPLY: the unique the server chose. */
+	u64 notify_unique;
 	/* Background requests: called once when the request has ended. */
 	void (*end)(struct fusex_conn *fc, struct fusex_args *args, int error);
 };
@@ -242,8 +245,10 @@ struct fusex_conn {
 	/* Mixed into lock owner ids sent to the server. */
 	u64 scramble_key;
 
-	/* Set once the super block is set up, cleared at unmount. */
+	/* Set once the super block is set up, cleared at unmount (killsb). */
 	struct super_block *sb;
+	/* Notifications hold it for reading while they use sb. */
+	struct rw_semaphore killsb;
 };
 
 /** One open /dev/fusex file that serves (or will serve) a connection. */
@@ -356,6 +361,14 @@ static inline u64 fusex_get_attr_version(struct fusex_conn *fc)
 	return atomic64_read(&fc->attr_version);
 }
 
+/* Bytes one WRITE (or NOTIFY_REPLY) may carry. */
+static inline size_t fusex_max_write(struct fusex_conn *fc)
+{
+	size_t max = (size_t)fc->max_pages << PAGE_SHIFT;
+
+	return clamp_t(size_t, fc->max_write, PAGE_SIZE, max);
+}
+
 /* Turn a server's "valid for sec.nsec" into an expiry time in jiffies64. */
 u64 fusex_time_to_jiffies(u64 sec, u32 nsec);
 
@@ -420,6 +433,10 @@ int fusex_open_common(struct inode *inode, struct file *file, bool isdir);
 int fusex_release_common(struct inode *inode, struct file *file, bool isdir);
 int fusex_fsync_common(struct file *file, loff_t start, loff_t end,
 		       int datasync, bool isdir);
+
+/* notify.c */
+int fusex_notify(struct fusex_conn *fc, int code, size_t size,
+		 struct iov_iter *from);
 
 /* readdir.c */
 extern const struct file_operations fusex_dir_operations;

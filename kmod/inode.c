@@ -370,11 +370,15 @@ static void fusex_kill_sb(struct super_block *sb)
 		fusex_conn_destroy(fc);
 	else if (fc)
 		fusex_abort_conn(fc);
-	kill_anon_super(sb);
 	if (fc) {
+		/* No notification may use the super block from here on. */
+		down_write(&fc->killsb);
 		fc->sb = NULL;
-		fusex_conn_put(fc);
+		up_write(&fc->killsb);
 	}
+	kill_anon_super(sb);
+	if (fc)
+		fusex_conn_put(fc);
 }
 
 static const struct super_operations fusex_super_operations = {
