@@ -88,6 +88,17 @@ static inline ssize_t fusex_splice_copy(struct file *in, loff_t pos_in,
 #endif
 }
 
+/* 6.12 made write_begin and write_end take folios. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#define FUSEX_WB_PAGE			struct folio
+#define fusex_wb_to_folio(p)		(p)
+#define fusex_folio_to_wb(f)		(f)
+#else
+#define FUSEX_WB_PAGE			struct page
+#define fusex_wb_to_folio(p)		page_folio(p)
+#define fusex_folio_to_wb(f)		(&(f)->page)
+#endif
+
 /* 6.3 moved file locks out of fs.h. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
 #include <linux/filelock.h>

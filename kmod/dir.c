@@ -7,6 +7,7 @@
 #include <linux/slab.h>
 #include <linux/xattr.h>
 #include <linux/iversion.h>
+#include <linux/pagemap.h>
 
 #include "fusex_i.h"
 
@@ -316,6 +317,18 @@ static int fusex_getattr(fusex_idmap_t *idmap, const struct path *path,
 	if (!fusex_allow_current_process(fc))
 		return -EACCES;
 
+	/*
+	 * With the writeback cache, the server's mtime moves when cached
+	 * writes reach it: write them first.
+	 */
+	if (fc->writeback_cache && S_ISREG(inode->i_mode) &&
+	    !(flags & AT_STATX_DONT_SYNC) &&
+	    mapping_tagged(inode->i_mapping, PAGECACHE_TAG_DIRTY)) {
+		err = filemap_write_and_wait(inode->i_mapping);
+		if (err)
+			return err;
+		flags |= AT_STATX_FORCE_SYNC;
+	}
 	if (flags & AT_STATX_FORCE_SYNC)
 		err = fusex_do_getattr(inode, NULL);
 	else if (!(flags & AT_STATX_DONT_SYNC))
@@ -496,6 +509,10 @@ static int fusex_setattr(fusex_idmap_t *idmap, struct dentry *entry,
 	if (attr->ia_valid & ATTR_SIZE) {
 		inarg.valid |= FATTR_LOCKOWNER;
 		inarg.lock_owner = fusex_lock_owner_id(fc, current->files);
+		/* Cached writes reach the server before it truncates. */
+		err = filemap_write_and_wait(inode->i_mapping);
+		if (err)
+			return err;
 	}
 
 	args.opcode = FUSE_SETATTR;
@@ -526,6 +543,12 @@ static int fusex_setattr(fusex_idmap_t *idmap, struct dentry *entry,
 				fusex_time_to_jiffies(outarg.attr_valid,
 						      outarg.attr_valid_nsec),
 				0);
+	if ((attr->ia_valid & ATTR_SIZE) &&
+	    i_size_read(inode) != outarg.attr.size) {
+		/* The writeback cache keeps its own size: set it here. */
+		i_size_write(inode, outarg.attr.size);
+		truncate_pagecache(inode, outarg.attr.size);
+	}
 	return 0;
 }
 

@@ -278,6 +278,10 @@ static int fusex_flush(struct file *file, fl_owner_t id)
 
 	if (fusex_is_bad(inode))
 		return -EIO;
+	/* close(2) reports what writeback of this file's data says. */
+	err = filemap_write_and_wait(inode->i_mapping);
+	if (err)
+		return err;
 	if ((ff->open_flags & FOPEN_NOFLUSH) || READ_ONCE(fc->no_flush))
 		return 0;
 
@@ -388,27 +392,40 @@ static void fusex_finish_read_pages(struct page **pages, unsigned int nr,
 	}
 }
 
-static int fusex_read_folio(struct file *file, struct folio *folio)
+/* Read a locked folio from the server; it stays locked. */
+static int fusex_read_folio_locked(struct file *file, struct folio *folio)
 {
 	struct inode *inode = folio->mapping->host;
 	struct fusex_conn *fc = get_fusex_conn(inode);
 	struct page *page = folio_page(folio, 0);
 	struct fusex_args_pages ap = {};
 	struct fuse_read_in in = {};
-	ssize_t ret = -EIO;
+	size_t count;
+	ssize_t ret;
 
-	if (fusex_is_bad(inode))
-		goto out;
+	if (fusex_is_bad(inode) || !file)
+		return -EIO;
 
 	fusex_read_init(&ap.args, &in, file, folio_pos(folio), PAGE_SIZE);
 	ap.args.out_pages = true;
 	ap.pages = &page;
 	ap.num_pages = 1;
 	ret = fusex_simple_request(fc, &ap.args);
-out:
-	fusex_finish_read_pages(&page, 1, ret < 0 ? 0 : ret,
-				ret < 0 ? ret : 0);
-	return ret < 0 ? ret : 0;
+	if (ret < 0)
+		return ret;
+	count = ret;
+	if (count < PAGE_SIZE)
+		zero_user_segment(page, count, PAGE_SIZE);
+	folio_mark_uptodate(folio);
+	return 0;
+}
+
+static int fusex_read_folio(struct file *file, struct folio *folio)
+{
+	int err = fusex_read_folio_locked(file, folio);
+
+	folio_unlock(folio);
+	return err;
 }
 
 /* One READ of readahead in flight. */
@@ -504,6 +521,77 @@ static ssize_t fusex_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 			return err;
 	}
 	return generic_file_read_iter(iocb, to);
+}
+
+/*
+ * The writeback cache (FUSE_WRITEBACK_CACHE): writes go to the page cache
+ * and reach the server with writeback.  A partial write of a page that is
+ * not cached reads it first, unless it lies beyond the end of the file.
+ */
+static int fusex_write_begin(struct file *file, struct address_space *mapping,
+			     loff_t pos, unsigned int len,
+			     FUSEX_WB_PAGE **pagep, void **fsdata)
+{
+	struct page *page;
+	struct folio *folio;
+	loff_t fsize;
+	int err;
+
+	page = grab_cache_page_write_begin(mapping, pos >> PAGE_SHIFT);
+	if (!page)
+		return -ENOMEM;
+	folio = page_folio(page);
+	*pagep = fusex_folio_to_wb(folio);
+
+	if (folio_test_uptodate(folio) || len == PAGE_SIZE)
+		return 0;
+	fsize = i_size_read(mapping->host);
+	if (fsize <= (pos & PAGE_MASK)) {
+		size_t off = pos & ~PAGE_MASK;
+
+		if (off)
+			zero_user_segment(page, 0, off);
+		return 0;
+	}
+	err = fusex_read_folio_locked(file, folio);
+	if (err) {
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	return err;
+}
+
+static int fusex_write_end(struct file *file, struct address_space *mapping,
+			   loff_t pos, unsigned int len, unsigned int copied,
+			   FUSEX_WB_PAGE *wbpage, void *fsdata)
+{
+	struct folio *folio = fusex_wb_to_folio(wbpage);
+	struct inode *inode = mapping->host;
+
+	if (!copied)
+		goto unlock;
+	pos += copied;
+	if (!folio_test_uptodate(folio)) {
+		/* What was not written and not read is zero. */
+		size_t endoff = pos & ~PAGE_MASK;
+
+		if (endoff)
+			zero_user_segment(folio_page(folio, 0), endoff,
+					  PAGE_SIZE);
+		folio_mark_uptodate(folio);
+	}
+	if (pos > i_size_read(inode)) {
+		struct fusex_inode *fi = get_fusex_inode(inode);
+
+		spin_lock(&fi->lock);
+		i_size_write(inode, pos);
+		spin_unlock(&fi->lock);
+	}
+	folio_mark_dirty(folio);
+unlock:
+	folio_unlock(folio);
+	folio_put(folio);
+	return copied;
 }
 
 /* One WRITE; returns the bytes the server took, or -errno. */
@@ -612,10 +700,20 @@ static ssize_t fusex_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct file *file = iocb->ki_filp;
 	struct inode *inode = file_inode(file);
+	struct fusex_file *ff = file->private_data;
 	ssize_t ret;
 
 	if (fusex_is_bad(inode))
 		return -EIO;
+	if (get_fusex_conn(inode)->writeback_cache &&
+	    !(ff->open_flags & FOPEN_DIRECT_IO) &&
+	    !(iocb->ki_flags & IOCB_DIRECT)) {
+		/* The mode matters for dropping setuid bits. */
+		ret = fusex_update_attributes(inode, file, STATX_MODE);
+		if (ret)
+			return ret;
+		return generic_file_write_iter(iocb, from);
+	}
 
 	inode_lock(inode);
 	/* Appending needs a fresh size. */
@@ -1233,6 +1331,8 @@ const struct address_space_operations fusex_file_aops = {
 	.readahead	= fusex_readahead,
 	.writepages	= fusex_writepages,
 	.dirty_folio	= filemap_dirty_folio,
+	.write_begin	= fusex_write_begin,
+	.write_end	= fusex_write_end,
 	.launder_folio	= fusex_launder_folio,
 	/* O_DIRECT reads bypass the page cache in fusex_file_read_iter(). */
 	.direct_IO	= noop_direct_IO,

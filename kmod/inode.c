@@ -141,7 +141,7 @@ void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 	struct fusex_conn *fc = get_fusex_conn(inode);
 	struct fusex_inode *fi = get_fusex_inode(inode);
 	struct timespec64 old_mtime, new_mtime;
-	bool inval = false;
+	bool inval = false, wb;
 	loff_t oldsize;
 
 	spin_lock(&fi->lock);
@@ -159,6 +159,7 @@ void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 	inode->i_uid = make_kuid(fc->user_ns, attr->uid);
 	inode->i_gid = make_kgid(fc->user_ns, attr->gid);
 	inode->i_blocks = attr->blocks;
+	wb = fc->writeback_cache && S_ISREG(inode->i_mode);
 	new_mtime = fusex_attr_time(attr->mtime, attr->mtimensec);
 	fusex_set_times(inode, fusex_attr_time(attr->atime, attr->atimensec),
 			new_mtime, fusex_attr_time(attr->ctime, attr->ctimensec));
@@ -167,10 +168,15 @@ void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 		inode->i_blkbits = ilog2(attr->blksize);
 	else
 		inode->i_blkbits = inode->i_sb->s_blocksize_bits;
-	i_size_write(inode, attr->size);
+	/*
+	 * With the writeback cache the size is the kernel's: writes beyond
+	 * the end that are not written back yet make the server's stale.
+	 */
+	if (!wb)
+		i_size_write(inode, attr->size);
 	spin_unlock(&fi->lock);
 
-	if (!S_ISREG(inode->i_mode))
+	if (!S_ISREG(inode->i_mode) || wb)
 		return;
 	if (oldsize != attr->size) {
 		truncate_pagecache(inode, attr->size);
@@ -403,7 +409,8 @@ struct fusex_init_args {
 			  FUSE_NO_OPEN_SUPPORT | FUSE_NO_OPENDIR_SUPPORT | \
 			  FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | \
 			  FUSE_DONT_MASK | FUSE_POSIX_LOCKS | \
-			  FUSE_FLOCK_LOCKS | FUSE_INIT_EXT)
+			  FUSE_FLOCK_LOCKS | FUSE_WRITEBACK_CACHE | \
+			  FUSE_INIT_EXT)
 
 static void fusex_process_init_reply(struct fusex_conn *fc,
 				     struct fusex_args *args, int error)
@@ -461,6 +468,7 @@ static void fusex_process_init_reply(struct fusex_conn *fc,
 	fc->dont_mask = flags & FUSE_DONT_MASK;
 	fc->posix_locks = flags & FUSE_POSIX_LOCKS;
 	fc->flock_locks = flags & FUSE_FLOCK_LOCKS;
+	fc->writeback_cache = flags & FUSE_WRITEBACK_CACHE;
 	goto out;
 
 refuse:
