@@ -71,7 +71,8 @@ int fusex_check_entry(struct fusex_conn *fc, struct inode *dir,
 				outarg->attr.mode, outarg->attr.size);
 		return -EIO;
 	}
-	if (outarg->nodeid == FUSEX_ROOT_ID) {
+	if (outarg->nodeid == FUSEX_ROOT_ID &&
+	    !(name->len == 2 && !memcmp(name->name, "..", 2))) {
 		fusex_bad_reply("entry '%.*s' in nodeid %llu: is the root\n",
 				name->len, name->name, get_node_id(dir));
 		return -EIO;
@@ -95,6 +96,8 @@ int fusex_lookup_name(struct super_block *sb, u64 nodeid,
 		      struct inode **inode)
 {
 	struct fusex_conn *fc = get_fusex_conn_sb(sb);
+	const struct fusex_handle *fh = NULL;
+	struct fusex_handle_buf *hb = NULL;
 	struct fusex_forget *forget;
 	struct fusex_args args = {};
 	u64 attr_version;
@@ -107,18 +110,32 @@ int fusex_lookup_name(struct super_block *sb, u64 nodeid,
 	forget = fusex_alloc_forget();
 	if (!forget)
 		return -ENOMEM;
+	if (fc->lookup_handle) {
+		hb = kmalloc(sizeof(*hb), GFP_KERNEL);
+		if (!hb) {
+			kfree(forget);
+			return -ENOMEM;
+		}
+	}
 
 	attr_version = fusex_get_attr_version(fc);
 	fusex_lookup_init(&args, nodeid, name, outarg);
+	fusex_entry_handle_arg(fc, &args, hb);
 	err = fusex_simple_request(fc, &args);
+	if (err > 0)
+		err = 0;
 	if (err || !outarg->nodeid)
 		goto out_free;
 
 	err = fusex_check_entry(fc, d_inode(sb->s_root), outarg, name);
 	if (!err) {
+		fh = fusex_entry_handle(fc, &args, hb, outarg->nodeid);
+		err = PTR_ERR_OR_ZERO(fh);
+	}
+	if (!err) {
 		*inode = fusex_iget(sb, outarg->nodeid, outarg->generation,
 				    &outarg->attr, fusex_attr_timeout(outarg),
-				    attr_version);
+				    attr_version, fh);
 		if (!IS_ERR(*inode))
 			goto out_free;
 		err = PTR_ERR(*inode);
@@ -126,10 +143,12 @@ int fusex_lookup_name(struct super_block *sb, u64 nodeid,
 	}
 	/* The server counted a lookup we will not use. */
 	fusex_queue_forget(fc, forget, outarg->nodeid, 1);
+	kfree(hb);
 	return err;
 
 out_free:
 	kfree(forget);
+	kfree(hb);
 	return err;
 }
 
@@ -174,6 +193,8 @@ static struct dentry *fusex_lookup(struct inode *dir, struct dentry *entry,
  */
 static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 {
+	const struct fusex_handle *fh;
+	struct fusex_handle_buf *hb = NULL;
 	struct fuse_entry_out outarg;
 	struct fusex_args args = {};
 	struct fusex_forget *forget;
@@ -200,34 +221,52 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	forget = fusex_alloc_forget();
 	if (!forget)
 		return -ENOMEM;
+	if (fc->lookup_handle) {
+		hb = kmalloc(sizeof(*hb), GFP_KERNEL);
+		if (!hb) {
+			kfree(forget);
+			return -ENOMEM;
+		}
+	}
 
 	attr_version = fusex_get_attr_version(fc);
 	parent = dget_parent(entry);
 	fusex_lookup_init(&args, get_node_id(d_inode(parent)), &entry->d_name,
 			  &outarg);
+	fusex_entry_handle_arg(fc, &args, hb);
 	ret = fusex_simple_request(fc, &args);
 	dput(parent);
+	if (ret > 0)
+		ret = 0;
 
 	if (!ret && !outarg.nodeid)
 		ret = -ENOENT;
 	if (ret) {
 		kfree(forget);
+		kfree(hb);
 		if (ret == -ENOMEM || ret == -EINTR)
 			return ret;
 		return 0;
 	}
-	if (outarg.nodeid != get_node_id(inode) ||
+	fh = fusex_entry_handle(fc, &args, hb, outarg.nodeid);
+	if (IS_ERR(fh) || outarg.nodeid != get_node_id(inode) ||
 	    fusex_invalid_attr(&outarg.attr) ||
 	    inode_wrong_type(inode, outarg.attr.mode)) {
 		/* Another object has the name now. */
 		fusex_queue_forget(fc, forget, outarg.nodeid, 1);
+		kfree(hb);
 		return 0;
 	}
 	kfree(forget);
+	/* Same nodeid: it must be the same object. */
+	ret = fh ? fusex_set_handle(inode, fh) : 0;
+	kfree(hb);
 
 	spin_lock(&fi->lock);
 	fi->nlookup++;
 	spin_unlock(&fi->lock);
+	if (ret)
+		return ret;
 	fusex_change_attributes(inode, &outarg.attr, fusex_attr_timeout(&outarg),
 				attr_version);
 	fusex_change_entry_timeout(entry, &outarg);
@@ -608,6 +647,8 @@ static int fusex_create_new_entry(struct fusex_args *args, struct inode *dir,
 				  struct dentry *entry, umode_t mode)
 {
 	struct fusex_conn *fc = get_fusex_conn(dir);
+	struct fusex_handle_buf *hb = NULL;
+	const struct fusex_handle *fh;
 	struct fuse_entry_out outarg;
 	struct fusex_forget *forget;
 	struct inode *inode;
@@ -619,13 +660,23 @@ static int fusex_create_new_entry(struct fusex_args *args, struct inode *dir,
 	forget = fusex_alloc_forget();
 	if (!forget)
 		return -ENOMEM;
+	if (fc->lookup_handle) {
+		hb = kmalloc(sizeof(*hb), GFP_KERNEL);
+		if (!hb) {
+			kfree(forget);
+			return -ENOMEM;
+		}
+	}
 
 	memset(&outarg, 0, sizeof(outarg));
 	args->nodeid = get_node_id(dir);
 	args->out_numargs = 1;
 	args->out_args[0].size = sizeof(outarg);
 	args->out_args[0].value = &outarg;
+	fusex_entry_handle_arg(fc, args, hb);
 	err = fusex_simple_request(fc, args);
+	if (err > 0)
+		err = 0;
 	if (err)
 		goto out_free;
 
@@ -643,14 +694,20 @@ static int fusex_create_new_entry(struct fusex_args *args, struct inode *dir,
 				outarg.attr.mode, mode);
 		goto out_forget;
 	}
+	fh = fusex_entry_handle(fc, args, hb, outarg.nodeid);
+	if (IS_ERR(fh)) {
+		err = PTR_ERR(fh);
+		goto out_forget;
+	}
 
 	inode = fusex_iget(dir->i_sb, outarg.nodeid, outarg.generation,
-			   &outarg.attr, fusex_attr_timeout(&outarg), 0);
+			   &outarg.attr, fusex_attr_timeout(&outarg), 0, fh);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto out_forget;
 	}
 	kfree(forget);
+	kfree(hb);
 
 	d_drop(entry);
 	d = d_splice_alias(inode, entry);
@@ -667,9 +724,11 @@ static int fusex_create_new_entry(struct fusex_args *args, struct inode *dir,
 
 out_forget:
 	fusex_queue_forget(fc, forget, outarg.nodeid, 1);
+	kfree(hb);
 	return err;
 out_free:
 	kfree(forget);
+	kfree(hb);
 	return err;
 }
 
@@ -870,6 +929,8 @@ int fusex_create_open(struct inode *dir, struct dentry *entry,
 	struct fuse_create_in inarg = {};
 	struct fuse_entry_out outentry = {};
 	struct fuse_open_out outopen = {};
+	struct fusex_handle_buf *hb = NULL;
+	const struct fusex_handle *fh;
 	struct fusex_args args = {};
 	struct fusex_forget *forget;
 	struct fusex_file *ff;
@@ -880,6 +941,11 @@ int fusex_create_open(struct inode *dir, struct dentry *entry,
 	if (!forget)
 		return -ENOMEM;
 	err = -ENOMEM;
+	if (fc->lookup_handle) {
+		hb = kmalloc(sizeof(*hb), GFP_KERNEL);
+		if (!hb)
+			goto out_free_forget;
+	}
 	ff = fusex_file_alloc(fc);
 	if (!ff)
 		goto out_free_forget;
@@ -904,7 +970,10 @@ int fusex_create_open(struct inode *dir, struct dentry *entry,
 	args.out_args[0].value = &outentry;
 	args.out_args[1].size = sizeof(outopen);
 	args.out_args[1].value = &outopen;
+	fusex_entry_handle_arg(fc, &args, hb);
 	err = fusex_simple_request(fc, &args);
+	if (err > 0)
+		err = 0;
 	if (err)
 		goto out_free_ff;
 	ff->nodeid = outentry.nodeid;
@@ -918,14 +987,21 @@ int fusex_create_open(struct inode *dir, struct dentry *entry,
 				outentry.attr.mode);
 		goto out_release;
 	}
+	fh = fusex_entry_handle(fc, &args, hb, outentry.nodeid);
+	if (IS_ERR(fh)) {
+		err = PTR_ERR(fh);
+		goto out_release;
+	}
 
 	inode = fusex_iget(dir->i_sb, outentry.nodeid, outentry.generation,
-			   &outentry.attr, fusex_attr_timeout(&outentry), 0);
+			   &outentry.attr, fusex_attr_timeout(&outentry), 0,
+			   fh);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto out_release;
 	}
 	kfree(forget);
+	kfree(hb);
 	d_instantiate(entry, inode);
 	fusex_change_entry_timeout(entry, &outentry);
 	fusex_dir_changed(dir);
@@ -948,12 +1024,14 @@ out_release:
 	if (outentry.nodeid) {
 		fusex_file_release(dir, ff, flags, false);
 		fusex_queue_forget(fc, forget, outentry.nodeid, 1);
+		kfree(hb);
 		return err;
 	}
 out_free_ff:
 	fusex_file_free(ff);
 out_free_forget:
 	kfree(forget);
+	kfree(hb);
 	return err;
 }
 

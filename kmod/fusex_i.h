@@ -62,6 +62,15 @@
 /* Forgets sent in a row before a waiting request gets its turn. */
 #define FUSEX_FORGET_BATCH	16
 
+/* Handles up to this size live in the inode; longer ones are allocated. */
+#define FUSEX_FH_INLINE		16
+
+/* Room for any handle a reply may carry. */
+struct fusex_handle_buf {
+	struct fusex_handle h;
+	u8 data[FUSEX_MAX_HANDLE_SZ];
+};
+
 /* Rate-limited complaint about what a server sent. */
 #define fusex_bad_reply(fmt, ...) \
 	pr_warn_ratelimited("bad reply from server: " fmt, ##__VA_ARGS__)
@@ -101,7 +110,7 @@ struct fusex_args {
 	/* The last out argument is the page array in fusex_args_pages. */
 	bool out_pages:1;
 	struct fusex_arg in_args[3];
-	struct fusex_arg out_args[2];
+	struct fusex_arg out_args[3];
 	/* Bytes the reply put in the last out argument. */
 	unsigned int out_size;
 	/* FUSE_NOTIFY_REPLY: the unique the server chose. */
@@ -220,6 +229,9 @@ struct fusex_conn {
 	bool writeback_cache:1;
 	bool posix_locks:1;
 	bool flock_locks:1;
+	/* The server sends persistent handles (FUSE_HAS_LOOKUP_HANDLE). */
+	bool lookup_handle:1;
+	unsigned int max_handle_sz;
 
 	/* The server said ENOSYS to these: READ_ONCE/WRITE_ONCE, no lock. */
 	bool no_open;
@@ -290,6 +302,16 @@ struct fusex_inode {
 	unsigned long state;
 	/* Files open for writing, for writeback.  Protected by fi->lock */
 	struct list_head write_files;
+	/*
+	 * The server's persistent handle, 0 bytes if none.  Set once (when
+	 * the inode is made, or when the root's is first learned): writers
+	 * store the bytes, then the size with smp_store_release().
+	 */
+	u8 fh_size;
+	union {
+		u8 fh_inline[FUSEX_FH_INLINE];
+		u8 *fh_ext;
+	};
 };
 
 /** struct fusex_file - an open file or directory */
@@ -394,7 +416,7 @@ const char *fusex_opname(u32 opcode);
 /* inode.c */
 struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u64 generation,
 			 struct fuse_attr *attr, u64 attr_valid,
-			 u64 attr_version);
+			 u64 attr_version, const struct fusex_handle *fh);
 void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 			     u64 attr_valid, u64 attr_version);
 void fusex_invalidate_attr(struct inode *inode);
@@ -433,6 +455,20 @@ int fusex_open_common(struct inode *inode, struct file *file, bool isdir);
 int fusex_release_common(struct inode *inode, struct file *file, bool isdir);
 int fusex_fsync_common(struct file *file, loff_t start, loff_t end,
 		       int datasync, bool isdir);
+
+/* handle.c */
+extern const struct export_operations fusex_export_operations;
+void fusex_entry_handle_arg(struct fusex_conn *fc, struct fusex_args *args,
+			    struct fusex_handle_buf *hb);
+const struct fusex_handle *fusex_entry_handle(struct fusex_conn *fc,
+					      struct fusex_args *args,
+					      struct fusex_handle_buf *hb,
+					      u64 nodeid);
+int fusex_check_handle(struct fusex_conn *fc, const struct fusex_handle *h,
+		       size_t len);
+int fusex_set_handle(struct inode *inode, const struct fusex_handle *h);
+void fusex_free_handle(struct fusex_inode *fi);
+void fusex_fetch_root_handle(struct fusex_conn *fc);
 
 /* notify.c */
 int fusex_notify(struct fusex_conn *fc, int code, size_t size,

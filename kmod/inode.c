@@ -59,6 +59,7 @@ static struct inode *fusex_alloc_inode(struct super_block *sb)
 	fi->attr_version = 0;
 	fi->orig_ino = 0;
 	fi->state = 0;
+	fi->fh_size = 0;
 	INIT_LIST_HEAD(&fi->write_files);
 	return &fi->inode;
 }
@@ -68,6 +69,7 @@ static void fusex_free_inode(struct inode *inode)
 	struct fusex_inode *fi = get_fusex_inode(inode);
 
 	kfree(fi->forget);
+	fusex_free_handle(fi);
 	kmem_cache_free(fusex_inode_cachep, fi);
 }
 
@@ -235,19 +237,22 @@ static int fusex_inode_set(struct inode *inode, void *data)
  * @attr: its attributes
  * @attr_valid: their expiry time in jiffies64
  * @attr_version: version read before the request was sent
+ * @fh: the server's handle for it, or NULL
  *
  * The lookup the server counted is accounted in the inode on success; on
  * error it is the caller's to forget.
  *
  * Return: the inode with a reference, or ERR_PTR(-EIO) if the server gave
- * the nodeid of a live inode of another type, or ERR_PTR(-ENOMEM).
+ * the nodeid of a live inode of another type or with another handle, or
+ * ERR_PTR(-ENOMEM).
  */
 struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u64 generation,
 			 struct fuse_attr *attr, u64 attr_valid,
-			 u64 attr_version)
+			 u64 attr_version, const struct fusex_handle *fh)
 {
 	struct fusex_inode *fi;
 	struct inode *inode;
+	int err;
 
 	inode = iget5_locked(sb, nodeid, fusex_inode_eq, fusex_inode_set,
 			     &nodeid);
@@ -257,6 +262,11 @@ struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u64 generation,
 	if (inode->i_state & I_NEW) {
 		inode->i_generation = generation;
 		fusex_init_inode(inode, attr);
+		err = fh ? fusex_set_handle(inode, fh) : 0;
+		if (err) {
+			iget_failed(inode);
+			return ERR_PTR(err);
+		}
 		unlock_new_inode(inode);
 	} else if (inode_wrong_type(inode, attr->mode)) {
 		fusex_bad_reply("nodeid %llu reused for a different type (%o, was %o)\n",
@@ -264,6 +274,12 @@ struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u64 generation,
 				inode->i_mode & S_IFMT);
 		iput(inode);
 		return ERR_PTR(-EIO);
+	} else if (fh) {
+		err = fusex_set_handle(inode, fh);
+		if (err) {
+			iput(inode);
+			return ERR_PTR(err);
+		}
 	}
 
 	fi = get_fusex_inode(inode);
@@ -397,10 +413,13 @@ static const struct super_operations fusex_super_operations = {
 };
 
 /* INIT: what the kernel offers, and what it makes of the server's answer. */
+/* fusex reads the server's INIT reply with its own names for the tail. */
+static_assert(sizeof(struct fusex_init_out) == sizeof(struct fuse_init_out));
+
 struct fusex_init_args {
 	struct fusex_args args;
 	struct fuse_init_in in;
-	struct fuse_init_out out;
+	struct fusex_init_out out;
 };
 
 #define FUSEX_INIT_FLAGS (FUSE_ASYNC_READ | FUSE_AUTO_INVAL_DATA | \
@@ -410,13 +429,13 @@ struct fusex_init_args {
 			  FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | \
 			  FUSE_DONT_MASK | FUSE_POSIX_LOCKS | \
 			  FUSE_FLOCK_LOCKS | FUSE_WRITEBACK_CACHE | \
-			  FUSE_INIT_EXT)
+			  FUSE_INIT_EXT | FUSE_HAS_LOOKUP_HANDLE)
 
 static void fusex_process_init_reply(struct fusex_conn *fc,
 				     struct fusex_args *args, int error)
 {
 	struct fusex_init_args *ia = container_of(args, typeof(*ia), args);
-	struct fuse_init_out *arg = &ia->out;
+	struct fusex_init_out *arg = &ia->out;
 	struct super_block *sb = fc->sb;
 	size_t size = args->out_size;
 	u64 flags;
@@ -469,6 +488,18 @@ static void fusex_process_init_reply(struct fusex_conn *fc,
 	fc->posix_locks = flags & FUSE_POSIX_LOCKS;
 	fc->flock_locks = flags & FUSE_FLOCK_LOCKS;
 	fc->writeback_cache = flags & FUSE_WRITEBACK_CACHE;
+	if ((flags & FUSE_HAS_LOOKUP_HANDLE) && size == sizeof(*arg)) {
+		if (!arg->max_handle_sz ||
+		    arg->max_handle_sz > FUSEX_MAX_HANDLE_SZ) {
+			fusex_bad_reply("INIT: max_handle_sz %u, not 1..%u\n",
+					arg->max_handle_sz,
+					FUSEX_MAX_HANDLE_SZ);
+			goto refuse;
+		}
+		fc->max_handle_sz = arg->max_handle_sz;
+		fc->lookup_handle = true;
+		fusex_fetch_root_handle(fc);
+	}
 	goto out;
 
 refuse:
@@ -625,7 +656,7 @@ static struct inode *fusex_get_root_inode(struct super_block *sb,
 		.nlink = 1,
 	};
 
-	return fusex_iget(sb, FUSEX_ROOT_ID, 0, &attr, 0, 0);
+	return fusex_iget(sb, FUSEX_ROOT_ID, 0, &attr, 0, 0, NULL);
 }
 
 static int fusex_fill_super(struct super_block *sb, struct fs_context *fsc)
@@ -672,6 +703,7 @@ static int fusex_fill_super(struct super_block *sb, struct fs_context *fsc)
 	sb->s_magic = FUSE_SUPER_MAGIC;
 	sb->s_op = &fusex_super_operations;
 	sb->s_xattr = fusex_xattr_handlers;
+	sb->s_export_op = &fusex_export_operations;
 	sb->s_maxbytes = MAX_LFS_FILESIZE;
 	sb->s_time_gran = 1;
 	if (ctx->blksize) {

@@ -58,7 +58,8 @@ static bool fusex_emit(struct dir_context *ctx, struct fuse_dirent *dirent)
  */
 static int fusex_direntplus_link(struct file *file,
 				 struct fuse_direntplus *direntplus,
-				 u64 attr_version)
+				 u64 attr_version,
+				 const struct fusex_handle *fh)
 {
 	struct fuse_entry_out *o = &direntplus->entry_out;
 	struct fuse_dirent *dirent = &direntplus->dirent;
@@ -94,6 +95,12 @@ static int fusex_direntplus_link(struct file *file,
 			spin_lock(&fi->lock);
 			fi->nlookup++;
 			spin_unlock(&fi->lock);
+			err = fh ? fusex_set_handle(inode, fh) : 0;
+			if (err) {
+				dput(dentry);
+				/* Accounted in the inode: no forget. */
+				return 0;
+			}
 			fusex_change_attributes(inode, &o->attr,
 						fusex_time_to_jiffies(o->attr_valid,
 								      o->attr_valid_nsec),
@@ -119,7 +126,7 @@ static int fusex_direntplus_link(struct file *file,
 	inode = fusex_iget(dir->i_sb, o->nodeid, o->generation, &o->attr,
 			   fusex_time_to_jiffies(o->attr_valid,
 						 o->attr_valid_nsec),
-			   attr_version);
+			   attr_version, fh);
 	if (IS_ERR(inode)) {
 		d_lookup_done(dentry);
 		dput(dentry);
@@ -176,6 +183,34 @@ static int fusex_parse_dirfile(char *buf, size_t nbytes,
 	return 0;
 }
 
+/*
+ * With handles, a record with a nodeid is followed by its handle.  Returns
+ * the record's whole length, or 0 if it runs past @nbytes or the handle is
+ * bad; *@fh is set to the handle or NULL.
+ */
+static size_t fusex_direntplus_len(struct fusex_conn *fc,
+				   struct fuse_direntplus *direntplus,
+				   size_t nbytes,
+				   const struct fusex_handle **fh)
+{
+	size_t reclen = FUSE_DIRENTPLUS_SIZE(direntplus);
+	const struct fusex_handle *h;
+
+	*fh = NULL;
+	if (reclen > nbytes)
+		return 0;
+	if (!fc->lookup_handle || !direntplus->entry_out.nodeid)
+		return reclen;
+	if (nbytes - reclen < sizeof(*h))
+		return 0;
+	h = (const void *)direntplus + reclen;
+	if (FUSEX_HANDLE_SIZE(h->size) > nbytes - reclen ||
+	    fusex_check_handle(fc, h, FUSEX_HANDLE_SIZE(h->size)))
+		return 0;
+	*fh = h;
+	return reclen + FUSEX_HANDLE_SIZE(h->size);
+}
+
 static int fusex_parse_dirplusfile(char *buf, size_t nbytes, struct file *file,
 				   struct dir_context *ctx, u64 attr_version)
 {
@@ -187,12 +222,14 @@ static int fusex_parse_dirplusfile(char *buf, size_t nbytes, struct file *file,
 	while (nbytes >= FUSE_NAME_OFFSET_DIRENTPLUS) {
 		struct fuse_direntplus *direntplus = (void *)buf;
 		struct fuse_dirent *dirent = &direntplus->dirent;
-		size_t reclen = FUSE_DIRENTPLUS_SIZE(direntplus);
+		const struct fusex_handle *fh;
+		size_t reclen;
 
-		if (reclen > nbytes ||
+		reclen = fusex_direntplus_len(fc, direntplus, nbytes, &fh);
+		if (!reclen ||
 		    !fusex_valid_dirent_name(dirent->name, dirent->namelen)) {
-			fusex_bad_reply("READDIRPLUS of nodeid %llu: bad record (namelen %u, %zu of %zu bytes)\n",
-					nodeid, dirent->namelen, reclen, nbytes);
+			fusex_bad_reply("READDIRPLUS of nodeid %llu: bad record (namelen %u, %zu bytes left)\n",
+					nodeid, dirent->namelen, nbytes);
 			return -EIO;
 		}
 		if (!over) {
@@ -207,7 +244,7 @@ static int fusex_parse_dirplusfile(char *buf, size_t nbytes, struct file *file,
 		buf += reclen;
 		nbytes -= reclen;
 
-		err = fusex_direntplus_link(file, direntplus, attr_version);
+		err = fusex_direntplus_link(file, direntplus, attr_version, fh);
 		if (err && direntplus->entry_out.nodeid)
 			fusex_force_forget(fc, direntplus->entry_out.nodeid);
 		if (err == -EIO)

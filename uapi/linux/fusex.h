@@ -13,6 +13,13 @@
  *  - base FUSE 7.38 client: device /dev/fusex, filesystem type "fusex",
  *    fuse's mount options; nothing added on the wire yet
  *
+ * fusex 2 (protocol 7.38 + persistent handles):
+ *  - INIT flag FUSE_HAS_LOOKUP_HANDLE and fusex_init_out.max_handle_sz
+ *  - a struct fusex_handle after every reply that makes or finds an inode
+ *    (LOOKUP, CREATE, MKNOD, MKDIR, SYMLINK, LINK, TMPFILE) and after each
+ *    READDIRPLUS record
+ *  - opcode FUSE_LOOKUP_HANDLE
+ *
  * Version negotiation
  * -------------------
  * The kernel sends FUSE_INIT with major FUSEX_KERNEL_VERSION and minor
@@ -38,5 +45,96 @@
 /* The misc device a server opens, and the filesystem type it mounts. */
 #define FUSEX_DEVICE_NAME		"fusex"
 #define FUSEX_FS_TYPE			"fusex"
+
+/*
+ * Persistent handles
+ * ------------------
+ * The kernel offers FUSE_HAS_LOOKUP_HANDLE in INIT (flags2).  A server
+ * accepts by setting it in its reply and giving max_handle_sz (1 to
+ * FUSEX_MAX_HANDLE_SZ) in struct fusex_init_out; a server that does not
+ * sees nothing else change.
+ *
+ * Once accepted, every reply that makes or finds an inode ends with the
+ * object's handle, a struct fusex_handle whose data is padded with zeros
+ * to a multiple of 8 bytes: after fuse_entry_out (LOOKUP, MKNOD, MKDIR,
+ * SYMLINK, LINK, FUSE_LOOKUP_HANDLE), after fuse_open_out (CREATE,
+ * TMPFILE), and after each READDIRPLUS record (so a record is
+ * FUSE_DIRENTPLUS_SIZE() + FUSEX_HANDLE_SIZE() bytes).  An entry with
+ * nodeid 0 carries no handle.  The kernel never looks inside a handle; it
+ * keeps it with the inode and compares it byte for byte.
+ *
+ * By accepting, the server promises that a handle stays valid across its
+ * own restarts for as long as the object exists, that it always gives the
+ * same handle for the same object, and that a handle whose object is gone
+ * gets ESTALE.
+ */
+
+/* INIT flag (flags2 bit 11): the kernel can store and send handles. */
+#define FUSE_HAS_LOOKUP_HANDLE		(1ULL << 43)
+
+/* Largest handle a server may use, in bytes. */
+#define FUSEX_MAX_HANDLE_SZ		128
+
+/* Resolve a handle (and optionally a name under it) to an entry. */
+#define FUSE_LOOKUP_HANDLE		54
+
+/*
+ * fuse_init_out as fusex reads it: the same 64 bytes, with max_handle_sz
+ * after the fields upstream FUSE has taken since 7.38 (max_stack_depth in
+ * 7.40, request_timeout in 7.43), so the two never overlap.
+ */
+struct fusex_init_out {
+	uint32_t	major;
+	uint32_t	minor;
+	uint32_t	max_readahead;
+	uint32_t	flags;
+	uint16_t	max_background;
+	uint16_t	congestion_threshold;
+	uint32_t	max_write;
+	uint32_t	time_gran;
+	uint16_t	max_pages;
+	uint16_t	map_alignment;
+	uint32_t	flags2;
+	uint32_t	reserved_max_stack_depth;
+	uint16_t	reserved_request_timeout;
+	/* Largest handle the server will send, 1..FUSEX_MAX_HANDLE_SZ. */
+	uint16_t	max_handle_sz;
+	uint32_t	unused[5];
+};
+
+/* An object's handle on the wire; data[] is padded to 8 bytes. */
+struct fusex_handle {
+	/* Bytes of data, 1..max_handle_sz (0 only where said below). */
+	uint16_t	size;
+	uint16_t	padding[3];
+	uint8_t		data[];
+};
+
+/* Bytes a handle of @sz data bytes takes on the wire. */
+#define FUSEX_HANDLE_SIZE(sz)	(sizeof(struct fusex_handle) + \
+				 (((sz) + 7) & ~(size_t)7))
+
+/*
+ * FUSE_LOOKUP_HANDLE request: fusex_lookup_handle_in, then a struct
+ * fusex_handle (with its data), then, with FUSEX_LH_NAME, a NUL-terminated
+ * name.  The header's nodeid is 0: the handle says what it is about.
+ * Reply: fuse_entry_out and the handle of the object found, like LOOKUP.
+ * The lookup counts like any other (the kernel sends FORGET for it).
+ *
+ * Without FUSEX_LH_NAME the object is the one the handle names; with it,
+ * the child of that directory with that name.  A handle of size 0 asks for
+ * the object whose nodeid is in fusex_lookup_handle_in.nodeid (the kernel
+ * uses it to learn the root's handle, which no reply carries).
+ */
+struct fusex_lookup_handle_in {
+	/* FUSEX_LH_* */
+	uint32_t	flags;
+	uint32_t	padding;
+	/* With a handle of size 0: the nodeid to give the handle of. */
+	uint64_t	nodeid;
+};
+
+/* A name follows the handle: look it up in that directory. */
+#define FUSEX_LH_NAME			(1 << 0)
 
 #endif /* _UAPI_LINUX_FUSEX_H */

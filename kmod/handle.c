@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fusex: persistent server handles (FUSE_HAS_LOOKUP_HANDLE).
+ *
+ * A server that opts in sends, with every entry it returns, an opaque
+ * handle for the object that stays valid across its restarts.  The kernel
+ * keeps it with the inode (inline when small), never looks inside, and
+ * compares it byte for byte.  FUSE_LOOKUP_HANDLE turns a handle back into
+ * an entry.  Export operations build on it, so name_to_handle_at() and
+ * open_by_handle_at() (and knfsd) work after the inode has been evicted.
+ */
+
+#include <linux/slab.h>
+#include <linux/exportfs.h>
+#include <linux/namei.h>
+
+#include "fusex_i.h"
+
+/* File handle types (struct fid) fusex hands to the VFS. */
+#define FUSEX_FILEID_HANDLE	0xf1	/* size word, then the server's handle */
+#define FUSEX_FILEID_NODEID	0xf2	/* nodeid (2 words), generation */
+
+static const u8 *fusex_fh_data(struct fusex_inode *fi, unsigned int size)
+{
+	return size > FUSEX_FH_INLINE ? fi->fh_ext : fi->fh_inline;
+}
+
+void fusex_free_handle(struct fusex_inode *fi)
+{
+	if (fi->fh_size > FUSEX_FH_INLINE)
+		kfree(fi->fh_ext);
+}
+
+/**
+ * fusex_check_handle - check a handle a server sent
+ * @fc: the connection
+ * @h: the handle
+ * @len: the bytes the server sent for it
+ *
+ * Return: 0, or -EIO (logged) for a missing, oversized or ill-sized one.
+ */
+int fusex_check_handle(struct fusex_conn *fc, const struct fusex_handle *h,
+		       size_t len)
+{
+	if (len < sizeof(*h)) {
+		fusex_bad_reply("entry without its handle\n");
+		return -EIO;
+	}
+	if (!h->size || h->size > fc->max_handle_sz) {
+		fusex_bad_reply("handle of %u bytes (negotiated 1..%u)\n",
+				h->size, fc->max_handle_sz);
+		return -EIO;
+	}
+	if (len != FUSEX_HANDLE_SIZE(h->size)) {
+		fusex_bad_reply("handle of %u bytes sent in %zu\n", h->size,
+				len);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Entry replies end with the object's handle when the server opted in. */
+void fusex_entry_handle_arg(struct fusex_conn *fc, struct fusex_args *args,
+			    struct fusex_handle_buf *hb)
+{
+	if (!fc->lookup_handle)
+		return;
+	args->out_args[args->out_numargs].size =
+		FUSEX_HANDLE_SIZE(fc->max_handle_sz);
+	args->out_args[args->out_numargs].value = hb;
+	args->out_numargs++;
+	args->out_argvar = true;
+}
+
+/**
+ * fusex_entry_handle - the handle an entry reply carried
+ * @fc: the connection
+ * @args: the request, answered
+ * @hb: where fusex_entry_handle_arg() had it put
+ * @nodeid: the entry's nodeid
+ *
+ * Return: the handle, NULL when there is none to have (no handles, or a
+ * negative entry), or ERR_PTR(-EIO) when one is missing or malformed.
+ */
+const struct fusex_handle *fusex_entry_handle(struct fusex_conn *fc,
+					      struct fusex_args *args,
+					      struct fusex_handle_buf *hb,
+					      u64 nodeid)
+{
+	if (!fc->lookup_handle || !nodeid)
+		return NULL;
+	if (fusex_check_handle(fc, &hb->h, args->out_size))
+		return ERR_PTR(-EIO);
+	return &hb->h;
+}
+
+/**
+ * fusex_set_handle - give an inode its handle, or check it has this one
+ * @inode: the inode
+ * @h: a checked handle
+ *
+ * Return: 0; -EIO (logged) if the inode has another handle: a server must
+ * give one object one handle; -ENOMEM.
+ */
+int fusex_set_handle(struct inode *inode, const struct fusex_handle *h)
+{
+	struct fusex_inode *fi = get_fusex_inode(inode);
+	unsigned int size = smp_load_acquire(&fi->fh_size);
+	u8 *ext = NULL;
+
+	if (!size && h->size > FUSEX_FH_INLINE) {
+		ext = kmemdup(h->data, h->size, GFP_KERNEL);
+		if (!ext)
+			return -ENOMEM;
+	}
+
+	spin_lock(&fi->lock);
+	size = fi->fh_size;
+	if (!size) {
+		if (ext)
+			fi->fh_ext = ext;
+		else
+			memcpy(fi->fh_inline, h->data, h->size);
+		/* Pairs with smp_load_acquire() of readers. */
+		smp_store_release(&fi->fh_size, h->size);
+		ext = NULL;
+	}
+	spin_unlock(&fi->lock);
+	kfree(ext);
+
+	if (size && (size != h->size ||
+		     memcmp(fusex_fh_data(fi, size), h->data, size))) {
+		fusex_bad_reply("nodeid %llu: its handle changed\n",
+				get_node_id(inode));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The handle of @inode, with its size in @size; NULL if it has none. */
+static const u8 *fusex_inode_handle(struct inode *inode, unsigned int *size)
+{
+	struct fusex_inode *fi = get_fusex_inode(inode);
+
+	*size = smp_load_acquire(&fi->fh_size);
+	return *size ? fusex_fh_data(fi, *size) : NULL;
+}
+
+struct fusex_lookup_handle_args {
+	struct fusex_args args;
+	struct fusex_lookup_handle_in in;
+	struct fusex_handle_buf req;
+	struct fuse_entry_out out;
+	struct fusex_handle_buf hb;
+};
+
+static void fusex_lookup_handle_init(struct fusex_conn *fc,
+				     struct fusex_lookup_handle_args *la,
+				     const u8 *data, unsigned int size,
+				     u64 nodeid)
+{
+	la->in.nodeid = nodeid;
+	la->req.h.size = size;
+	memcpy(la->req.data, data, size);
+	la->args.opcode = FUSE_LOOKUP_HANDLE;
+	la->args.nodeid = 0;
+	la->args.in_numargs = 2;
+	la->args.in_args[0].size = sizeof(la->in);
+	la->args.in_args[0].value = &la->in;
+	la->args.in_args[1].size = FUSEX_HANDLE_SIZE(size);
+	la->args.in_args[1].value = &la->req;
+	la->args.out_numargs = 1;
+	la->args.out_args[0].size = sizeof(la->out);
+	la->args.out_args[0].value = &la->out;
+	fusex_entry_handle_arg(fc, &la->args, &la->hb);
+}
+
+/*
+ * Check a LOOKUP_HANDLE answer: an entry, with a handle, equal to the one
+ * asked for when one was.  Returns the handle or an ERR_PTR.
+ */
+static const struct fusex_handle *
+fusex_lookup_handle_check(struct fusex_conn *fc,
+			  struct fusex_lookup_handle_args *la, u64 nodeid)
+{
+	const struct fusex_handle *h;
+
+	if (!la->out.nodeid)
+		return ERR_PTR(-ESTALE);
+	if (fusex_invalid_attr(&la->out.attr)) {
+		fusex_bad_reply("LOOKUP_HANDLE: impossible mode %o\n",
+				la->out.attr.mode);
+		return ERR_PTR(-EIO);
+	}
+	h = fusex_entry_handle(fc, &la->args, &la->hb, la->out.nodeid);
+	if (IS_ERR(h))
+		return h;
+	if (la->req.h.size ? (h->size != la->req.h.size ||
+			      memcmp(h->data, la->req.data, h->size)) :
+			     la->out.nodeid != nodeid) {
+		fusex_bad_reply("LOOKUP_HANDLE: answered for another object\n");
+		return ERR_PTR(-EIO);
+	}
+	return h;
+}
+
+/**
+ * fusex_lookup_handle - turn a handle into an inode
+ * @sb: the super block
+ * @data: the handle
+ * @size: its size (1..max_handle_sz)
+ *
+ * Return: the inode with a reference; ERR_PTR(-ESTALE) when the object is
+ * gone (or the server cannot resolve handles); other ERR_PTRs.
+ */
+static struct inode *fusex_lookup_handle(struct super_block *sb,
+					 const u8 *data, unsigned int size)
+{
+	struct fusex_conn *fc = get_fusex_conn_sb(sb);
+	struct fusex_lookup_handle_args *la;
+	const struct fusex_handle *h;
+	struct fusex_forget *forget;
+	struct inode *inode;
+	u64 attr_version;
+	int err;
+
+	la = kzalloc(sizeof(*la), GFP_KERNEL);
+	forget = fusex_alloc_forget();
+	if (!la || !forget) {
+		inode = ERR_PTR(-ENOMEM);
+		goto out_free;
+	}
+
+	attr_version = fusex_get_attr_version(fc);
+	fusex_lookup_handle_init(fc, la, data, size, 0);
+	err = fusex_simple_request(fc, &la->args);
+	if (err > 0)
+		err = 0;
+	if (err == -ENOENT || err == -ENOSYS)
+		err = -ESTALE;
+	if (err) {
+		inode = ERR_PTR(err);
+		goto out_free;
+	}
+
+	h = fusex_lookup_handle_check(fc, la, 0);
+	if (IS_ERR(h)) {
+		inode = ERR_CAST(h);
+		goto out_forget;
+	}
+	inode = fusex_iget(sb, la->out.nodeid, la->out.generation,
+			   &la->out.attr,
+			   fusex_time_to_jiffies(la->out.attr_valid,
+						 la->out.attr_valid_nsec),
+			   attr_version, h);
+	if (IS_ERR(inode))
+		goto out_forget;
+	goto out_free;
+
+out_forget:
+	if (la->out.nodeid) {
+		fusex_queue_forget(fc, forget, la->out.nodeid, 1);
+		forget = NULL;
+	}
+out_free:
+	kfree(forget);
+	kfree(la);
+	return inode;
+}
+
+/* The root's handle comes from no reply: ask for it right after INIT. */
+static void fusex_root_handle_end(struct fusex_conn *fc,
+				  struct fusex_args *args, int error)
+{
+	struct fusex_lookup_handle_args *la =
+		container_of(args, typeof(*la), args);
+	struct inode *root = d_inode(fc->sb->s_root);
+	const struct fusex_handle *h;
+
+	if (error)
+		goto out;
+	h = fusex_lookup_handle_check(fc, la, FUSEX_ROOT_ID);
+	if (IS_ERR(h)) {
+		if (la->out.nodeid && la->out.nodeid != FUSEX_ROOT_ID) {
+			struct fusex_forget *forget = fusex_alloc_forget();
+
+			if (forget)
+				fusex_queue_forget(fc, forget, la->out.nodeid,
+						   1);
+		}
+		goto out;
+	}
+	/* The server counted a lookup of the root. */
+	spin_lock(&get_fusex_inode(root)->lock);
+	get_fusex_inode(root)->nlookup++;
+	spin_unlock(&get_fusex_inode(root)->lock);
+	fusex_set_handle(root, h);
+out:
+	kfree(la);
+}
+
+void fusex_fetch_root_handle(struct fusex_conn *fc)
+{
+	struct fusex_lookup_handle_args *la;
+
+	la = kzalloc(sizeof(*la), GFP_KERNEL);
+	if (!la)
+		return;
+	fusex_lookup_handle_init(fc, la, NULL, 0, FUSEX_ROOT_ID);
+	la->args.end = fusex_root_handle_end;
+	if (fusex_simple_background(fc, &la->args, GFP_KERNEL))
+		kfree(la);
+}
+
+static int fusex_encode_fh(struct inode *inode, u32 *fh, int *max_len,
+			   struct inode *parent)
+{
+	unsigned int size, words;
+	const u8 *data;
+
+	data = fusex_inode_handle(inode, &size);
+	if (data) {
+		/* The server's handle: valid after eviction and restarts. */
+		words = 1 + DIV_ROUND_UP(size, 4);
+		if (*max_len < words) {
+			*max_len = words;
+			return FILEID_INVALID;
+		}
+		memset(fh, 0, words * 4);
+		fh[0] = size;
+		memcpy(&fh[1], data, size);
+		*max_len = words;
+		return FUSEX_FILEID_HANDLE;
+	}
+
+	/* No handle: the nodeid, good while the inode is cached. */
+	words = 3;
+	if (*max_len < words) {
+		*max_len = words;
+		return FILEID_INVALID;
+	}
+	fh[0] = upper_32_bits(get_node_id(inode));
+	fh[1] = lower_32_bits(get_node_id(inode));
+	fh[2] = inode->i_generation;
+	*max_len = words;
+	return FUSEX_FILEID_NODEID;
+}
+
+static int fusex_inode_eq_nodeid(struct inode *inode, void *data)
+{
+	return get_node_id(inode) == *(u64 *)data;
+}
+
+static struct dentry *fusex_fh_to_dentry(struct super_block *sb,
+					 struct fid *fid, int fh_len,
+					 int fh_type)
+{
+	struct fusex_conn *fc = get_fusex_conn_sb(sb);
+	struct inode *inode;
+	unsigned int size;
+	u64 nodeid;
+
+	switch (fh_type) {
+	case FUSEX_FILEID_HANDLE:
+		if (fh_len < 1)
+			return ERR_PTR(-ESTALE);
+		size = fid->raw[0];
+		if (!fc->lookup_handle || !size || size > fc->max_handle_sz ||
+		    fh_len < 1 + DIV_ROUND_UP(size, 4))
+			return ERR_PTR(-ESTALE);
+		inode = fusex_lookup_handle(sb, (const u8 *)&fid->raw[1], size);
+		break;
+	case FUSEX_FILEID_NODEID:
+		if (fh_len < 3)
+			return ERR_PTR(-ESTALE);
+		nodeid = (u64)fid->raw[0] << 32 | fid->raw[1];
+		inode = ilookup5(sb, nodeid, fusex_inode_eq_nodeid, &nodeid);
+		if (!inode)
+			return ERR_PTR(-ESTALE);
+		if (inode->i_generation != fid->raw[2]) {
+			iput(inode);
+			return ERR_PTR(-ESTALE);
+		}
+		break;
+	default:
+		return NULL;
+	}
+	if (IS_ERR(inode))
+		return ERR_CAST(inode);
+	return d_obtain_alias(inode);
+}
+
+static struct dentry *fusex_get_parent(struct dentry *child)
+{
+	static const struct qstr dotdot = QSTR_INIT("..", 2);
+	struct inode *child_inode = d_inode(child);
+	struct fuse_entry_out outarg;
+	struct inode *inode;
+	int err;
+
+	err = fusex_lookup_name(child_inode->i_sb, get_node_id(child_inode),
+				&dotdot, &outarg, &inode);
+	if (err == -ENOENT)
+		return ERR_PTR(-ESTALE);
+	if (err)
+		return ERR_PTR(err);
+	if (!inode)
+		return ERR_PTR(-ESTALE);
+	return d_obtain_alias(inode);
+}
+
+const struct export_operations fusex_export_operations = {
+	.encode_fh	= fusex_encode_fh,
+	.fh_to_dentry	= fusex_fh_to_dentry,
+	.get_parent	= fusex_get_parent,
+};
