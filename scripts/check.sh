@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: install what is missing, build everything, run the selftests
+# in a VM on every installed kernel, and count.  Each kselftest case is a
+# test; so are, per kernel, "the module builds without warnings", "the VM
+# returned", "the guest kernel log is clean" and "rmmod fusex works", and
+# once "checkpatch finds no errors".  The last line is
+# "N passed, N failed, N skipped"; the exit status is non-zero iff anything
+# failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+pass=0 fail=0 skip=0
+failed=()
+ok() { pass=$((pass + 1)); echo "PASS: $*"; }
+bad() { fail=$((fail + 1)); failed+=("$*"); echo "FAIL: $*"; }
+
+# A fresh machine: install the packages first.
+need_deps() {
+	command -v qemu-system-x86_64 >/dev/null || return 0
+	[ -x /bin/busybox ] || return 0
+	[ -f /usr/src/linux-source-6.1.tar.xz ] || return 0
+	pkg-config --exists fuse3 || return 0
+	ls -d /lib/modules/*/build >/dev/null 2>&1 || return 0
+	return 1
+}
+if need_deps; then
+	echo "== installing packages (make deps)"
+	scripts/deps.sh || { echo "make deps failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+kernels=$(for d in /lib/modules/*; do
+	kv=$(basename "$d")
+	[ -d "$d/build" ] && [ -f "/boot/vmlinuz-$kv" ] && echo "$kv"
+done | sort -V)
+
+echo "== building userspace, example servers, selftests"
+if ! make -s userspace examples selftests; then
+	bad "userspace and selftests build"
+fi
+
+echo "== checkpatch"
+if make -s style >/dev/null; then
+	ok "checkpatch.pl --no-tree: no errors in kmod/ and uapi/"
+else
+	bad "checkpatch.pl --no-tree: errors in kmod/ and uapi/"
+	grep ': ERROR:' build/checkpatch.log
+fi
+
+for kv in $kernels; do
+	echo "== $kv: module"
+	if make -s module KV="$kv" >/dev/null 2>&1; then
+		ok "[$kv] fusex.ko builds without warnings"
+	else
+		bad "[$kv] fusex.ko builds without warnings"
+		tail -20 "build/modules/$kv/build.log" 2>/dev/null
+		continue
+	fi
+
+	echo "== $kv: selftests in the VM"
+	log=build/check-$kv.log
+	scripts/vm-run -k "$kv" -m 3G -t 1500 -M "build/modules/$kv/fusex.ko" -- \
+		'make -s -C selftests run_tests' 2>&1 | tee "$log"
+
+	# kselftest cases, as the harness prints them inside each binary
+	# (runner.sh prefixes those lines with "# ").
+	p=$(grep -E -c '^# ok [0-9]+ ' "$log" | head -1)
+	s=$(grep -E -c '^# ok [0-9]+ .*# SKIP' "$log" | head -1)
+	f=$(grep -E -c '^# not ok [0-9]+ ' "$log" | head -1)
+	pass=$((pass + p - s))
+	skip=$((skip + s))
+	fail=$((fail + f))
+	while read -r line; do
+		failed+=("[$kv] ${line#\# }")
+	done < <(grep -E '^# not ok [0-9]+ ' "$log")
+	# A binary that crashed or timed out is a failure of its own.
+	while read -r line; do
+		bad "[$kv] $line"
+	done < <(grep -E '^not ok [0-9]+ ' "$log")
+
+	for what in "guest returned a status" "guest kernel log clean" \
+		    "rmmod fusex"; do
+		if grep -q "^vm-run: ok $what" "$log"; then
+			ok "[$kv] $what"
+		else
+			bad "[$kv] $what"
+		fi
+	done
+done
+
+[ -n "$kernels" ] || bad "no installed kernel with headers and an image"
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "Failed:"
+	printf '  %s\n' "${failed[@]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
