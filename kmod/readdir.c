@@ -244,11 +244,15 @@ static int fusex_parse_dirplusfile(char *buf, size_t nbytes, struct file *file,
 		buf += reclen;
 		nbytes -= reclen;
 
+		/*
+		 * As fuse does: an entry that cannot be cached (impossible
+		 * attributes, a live nodeid of another type) is left out of
+		 * the dcache and logged; its name stays in the listing, and
+		 * a later lookup of it fails on its own.
+		 */
 		err = fusex_direntplus_link(file, direntplus, attr_version, fh);
 		if (err && direntplus->entry_out.nodeid)
 			fusex_force_forget(fc, direntplus->entry_out.nodeid);
-		if (err == -EIO)
-			return err;
 	}
 	if (nbytes) {
 		fusex_bad_reply("READDIRPLUS of nodeid %llu: %zu bytes left over\n",

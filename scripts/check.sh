@@ -16,24 +16,10 @@ failed=()
 ok() { pass=$((pass + 1)); echo "PASS: $*"; }
 bad() { fail=$((fail + 1)); failed+=("$*"); echo "FAIL: $*"; }
 
+. scripts/common.sh
 # A fresh machine: install the packages first.
-need_deps() {
-	command -v qemu-system-x86_64 >/dev/null || return 0
-	[ -x /bin/busybox ] || return 0
-	[ -f /usr/src/linux-source-6.1.tar.xz ] || return 0
-	pkg-config --exists fuse3 || return 0
-	ls -d /lib/modules/*/build >/dev/null 2>&1 || return 0
-	return 1
-}
-if need_deps; then
-	echo "== installing packages (make deps)"
-	scripts/deps.sh || { echo "make deps failed"; echo "0 passed, 1 failed"; exit 1; }
-fi
-
-kernels=$(for d in /lib/modules/*; do
-	kv=$(basename "$d")
-	[ -d "$d/build" ] && [ -f "/boot/vmlinuz-$kv" ] && echo "$kv"
-done | sort -V)
+fusex_ensure_deps || { echo "make deps failed"; echo "0 passed, 1 failed"; exit 1; }
+kernels=$(fusex_kernels)
 
 echo "== building userspace, example servers, selftests"
 if ! make -s userspace examples selftests; then
