@@ -13,7 +13,8 @@ mount_server() # type mountpoint
 {
 	mkdir -p "$2"
 	"$B/fusexctl" mount -t "$1" "$2" -- "$B/passthrough_ll" -f \
-		-o "source=$SRC" >/dev/null 2>&1 &
+		-o "source=$SRC,xattr" >/dev/null 2>&1 &
+	disown $!
 	# fusexctl execs the server: this is the server's pid.
 	PID[$1]=$!
 	for _ in $(seq 100); do
@@ -30,7 +31,7 @@ ln -s hello.txt $SRC/link
 setfattr -n trusted.demo -v "fusex keeps xattrs" $SRC/hello.txt
 for i in $(seq 1 50); do echo "note $i" > $SRC/docs/note-$i; done
 
-say "fusex $(modinfo -F version fusex 2>/dev/null) on Linux $(uname -r): $(dmesg | grep -o 'fusex: FUSE protocol.*' | tail -1)"
+say "Linux $(uname -r): $(dmesg | grep -o 'fusex: FUSE protocol.*' | tail -1)"
 run ls -l /dev/fusex
 mount_server fusex /tmp/demo/fusex
 mount_server fuse /tmp/demo/fuse
@@ -40,7 +41,7 @@ say "passthrough_ll (unmodified, from Debian's libfuse examples) served by fusex
 run ls -l /tmp/demo/fusex
 run cat /tmp/demo/fusex/hello.txt
 run readlink /tmp/demo/fusex/link
-run "getfattr -n trusted.demo /tmp/demo/fusex/hello.txt | grep trusted"
+run "getfattr --absolute-names -n trusted.demo /tmp/demo/fusex/hello.txt | grep trusted"
 run "ls /tmp/demo/fusex/docs | wc -l"
 run "stat -c '%n: %s bytes, mode %A, inode %i' /tmp/demo/fusex/numbers.txt $SRC/numbers.txt"
 run df -h /tmp/demo/fusex
