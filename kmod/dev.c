@@ -23,6 +23,9 @@
 #include <linux/file.h>
 #include <linux/hash.h>
 #include <linux/user_namespace.h>
+#include <linux/bvec.h>
+#include <linux/pipe_fs_i.h>
+#include <linux/splice.h>
 
 #include "fusex_i.h"
 
@@ -611,8 +614,15 @@ static int fusex_copy_in_args(struct fusex_req *req, struct iov_iter *to)
 	return 0;
 }
 
+/*
+ * Hand the server the next message: an interrupt, forgets, or a request.
+ * @cap is how much the server can take (for read(), the size of @to); it
+ * must hold the largest request.  When the next request is larger than @to
+ * but fits @cap, it stays queued and -EOVERFLOW asks the caller (splice)
+ * for a larger @to.
+ */
 static ssize_t fusex_dev_do_read(struct fusex_dev *fud, struct file *file,
-				 struct iov_iter *to)
+				 struct iov_iter *to, size_t cap)
 {
 	struct fusex_conn *fc = fud->fc;
 	struct fusex_req *req;
@@ -620,10 +630,9 @@ static ssize_t fusex_dev_do_read(struct fusex_dev *fud, struct file *file,
 	ssize_t err;
 
 	/* The server must be able to take the largest request whole. */
-	if (iov_iter_count(to) < max_t(size_t, FUSEX_MIN_READ_BUFFER,
-				       sizeof(struct fuse_in_header) +
-				       sizeof(struct fuse_write_in) +
-				       fc->max_write))
+	if (cap < max_t(size_t, FUSEX_MIN_READ_BUFFER,
+			sizeof(struct fuse_in_header) +
+			sizeof(struct fuse_write_in) + fc->max_write))
 		return -EINVAL;
 restart:
 	for (;;) {
@@ -660,6 +669,10 @@ restart:
 	fc->forget_batch = 0;
 
 	req = list_first_entry(&fc->pending, struct fusex_req, list);
+	if (req->in_h.len > iov_iter_count(to) && req->in_h.len <= cap) {
+		spin_unlock(&fc->lock);
+		return -EOVERFLOW;
+	}
 	clear_bit(FR_PENDING, &req->flags);
 	list_del_init(&req->list);
 	/* Our reference while the request is in neither list. */
@@ -721,7 +734,94 @@ static ssize_t fusex_dev_read(struct kiocb *iocb, struct iov_iter *to)
 
 	if (!fud)
 		return -EPERM;
-	return fusex_dev_do_read(fud, iocb->ki_filp, to);
+	return fusex_dev_do_read(fud, iocb->ki_filp, to, iov_iter_count(to));
+}
+
+/* What the next read would need: a page, or the size of the request. */
+static size_t fusex_next_read_size(struct fusex_conn *fc)
+{
+	size_t size = PAGE_SIZE;
+	struct fusex_req *req;
+
+	spin_lock(&fc->lock);
+	if (list_empty(&fc->interrupts) && !list_empty(&fc->pending)) {
+		req = list_first_entry(&fc->pending, struct fusex_req, list);
+		size = max_t(size_t, size, req->in_h.len);
+	}
+	spin_unlock(&fc->lock);
+	return size;
+}
+
+/*
+ * splice() from the device, which libfuse does whenever it can.  The
+ * message goes into as many new pages as it needs, which are then moved
+ * into the pipe.  (The generic copy_splice_read() would allocate all of
+ * @len, a megabyte for libfuse, for every request.)  Called with the pipe
+ * locked, as fuse's does, it may sleep waiting for a request.
+ */
+static ssize_t fusex_dev_splice_read(struct file *in, loff_t *ppos,
+				     struct pipe_inode_info *pipe, size_t len,
+				     unsigned int flags)
+{
+	struct fusex_dev *fud = fusex_get_dev(in);
+	unsigned int slots, npages, i;
+	struct bio_vec *bvec;
+	struct iov_iter to;
+	size_t cap, need;
+	ssize_t ret;
+
+	if (!fud)
+		return -EPERM;
+	slots = pipe->max_usage - pipe_occupancy(pipe->head, pipe->tail);
+	if (!slots)
+		return -EAGAIN;
+	cap = min_t(size_t, len, (size_t)slots * PAGE_SIZE);
+
+	for (;;) {
+		need = min(fusex_next_read_size(fud->fc), cap);
+		npages = DIV_ROUND_UP(need, PAGE_SIZE);
+		bvec = kcalloc(npages, sizeof(*bvec), GFP_KERNEL);
+		if (!bvec)
+			return -ENOMEM;
+		for (i = 0; i < npages; i++) {
+			bvec[i].bv_page = alloc_page(GFP_KERNEL);
+			if (!bvec[i].bv_page) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			bvec[i].bv_len = PAGE_SIZE;
+			bvec[i].bv_offset = 0;
+		}
+		iov_iter_bvec(&to, ITER_DEST, bvec, npages, need);
+		ret = fusex_dev_do_read(fud, in, &to, cap);
+		if (ret != -EOVERFLOW)
+			break;
+		/* A larger request came first: try again with its size. */
+		for (i = 0; i < npages; i++)
+			__free_page(bvec[i].bv_page);
+		kfree(bvec);
+	}
+
+	for (i = 0; ret > 0 && i < DIV_ROUND_UP(ret, PAGE_SIZE); i++) {
+		struct pipe_buffer buf = {
+			.ops = &nosteal_pipe_buf_ops,
+			.page = bvec[i].bv_page,
+			.len = min_t(size_t, PAGE_SIZE, ret - i * PAGE_SIZE),
+		};
+
+		/* The pipe owns the page now, even if this fails. */
+		bvec[i].bv_page = NULL;
+		if (add_to_pipe(pipe, &buf) < 0) {
+			/* Cannot happen: the slots were counted. */
+			ret = -EIO;
+		}
+	}
+out:
+	for (i = 0; i < npages; i++)
+		if (bvec[i].bv_page)
+			__free_page(bvec[i].bv_page);
+	kfree(bvec);
+	return ret;
 }
 
 /*
@@ -1052,7 +1152,7 @@ const struct file_operations fusex_dev_operations = {
 	.owner		= THIS_MODULE,
 	.open		= fusex_dev_open,
 	.read_iter	= fusex_dev_read,
-	.splice_read	= fusex_splice_read,
+	.splice_read	= fusex_dev_splice_read,
 	.write_iter	= fusex_dev_write,
 	.splice_write	= iter_file_splice_write,
 	.poll		= fusex_dev_poll,
