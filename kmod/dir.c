@@ -209,8 +209,25 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	if (inode && fusex_is_bad(inode))
 		return 0;
 	if (!time_before64(fusex_dentry_time(entry), get_jiffies_64()) &&
-	    !(flags & (LOOKUP_EXCL | LOOKUP_REVAL | LOOKUP_RENAME_TARGET)))
+	    !(flags & (LOOKUP_EXCL | LOOKUP_REVAL | LOOKUP_RENAME_TARGET))) {
+		/*
+		 * Someone walks what READDIRPLUS brought in (ls -l, find):
+		 * the next READDIR of the directory had better be PLUS too.
+		 */
+		if (inode && test_bit(FUSEX_I_INIT_RDPLUS,
+				      &get_fusex_inode(inode)->state)) {
+			if (flags & LOOKUP_RCU)
+				return -ECHILD;
+			if (test_and_clear_bit(FUSEX_I_INIT_RDPLUS,
+					       &get_fusex_inode(inode)->state)) {
+				parent = dget_parent(entry);
+				set_bit(FUSEX_I_ADVISE_RDPLUS,
+					&get_fusex_inode(d_inode(parent))->state);
+				dput(parent);
+			}
+		}
 		return 1;
+	}
 	if (!inode)
 		return 0;
 	if (flags & LOOKUP_RCU)

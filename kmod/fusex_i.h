@@ -277,6 +277,11 @@ enum {
 	FUSEX_I_BAD,
 	/* A lookup happened in this directory: READDIRPLUS pays off. */
 	FUSEX_I_ADVISE_RDPLUS,
+	/*
+	 * READDIRPLUS made this inode and nobody has used it yet; its first
+	 * use advises READDIRPLUS for the rest of its directory.
+	 */
+	FUSEX_I_INIT_RDPLUS,
 	/* Cached pages may be stale: invalidate before the next read. */
 	FUSEX_I_INVAL_DATA,
 };

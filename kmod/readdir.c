@@ -133,6 +133,8 @@ static int fusex_direntplus_link(struct file *file,
 		return PTR_ERR(inode);
 	}
 
+	if (fc->readdirplus_auto)
+		set_bit(FUSEX_I_INIT_RDPLUS, &get_fusex_inode(inode)->state);
 	alias = d_splice_alias(inode, dentry);
 	d_lookup_done(dentry);
 	if (alias) {
