@@ -290,15 +290,13 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	return 1;
 }
 
-/* Do not keep expired dentries around once unused. */
-static int fusex_dentry_delete(const struct dentry *entry)
-{
-	return time_before64(fusex_dentry_time(entry), get_jiffies_64());
-}
-
+/*
+ * An expired dentry stays in the dcache, as on fuse: its next use asks the
+ * server again, and the inode (with the server's lookup count) is kept
+ * rather than forgotten and looked up anew every time.
+ */
 const struct dentry_operations fusex_dentry_operations = {
 	.d_revalidate	= fusex_dentry_revalidate,
-	.d_delete	= fusex_dentry_delete,
 };
 
 static int fusex_do_getattr(struct inode *inode, struct file *file)
