@@ -715,13 +715,11 @@ static ssize_t fusex_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		return generic_file_write_iter(iocb, from);
 	}
 
+	/*
+	 * Appending takes the offset from the cached size, as fuse does: the
+	 * server opened the file O_APPEND and appends wherever the end is.
+	 */
 	inode_lock(inode);
-	/* Appending needs a fresh size. */
-	if (iocb->ki_flags & IOCB_APPEND) {
-		ret = fusex_update_attributes(inode, file, STATX_SIZE);
-		if (ret)
-			goto out;
-	}
 	ret = generic_write_checks(iocb, from);
 	if (ret <= 0)
 		goto out;
