@@ -80,6 +80,26 @@ int fusex_check_entry(struct fusex_conn *fc, struct inode *dir,
 	return 0;
 }
 
+/*
+ * Room for the handle an entry reply carries, or NULL when replies carry
+ * none.  Which it is, INIT says: a request built before INIT is answered
+ * (the first one on a new mount) must wait for it, or it would expect a
+ * reply of the wrong size.  Returns 0, -EINTR (killed) or -ENOMEM.
+ */
+static int fusex_handle_buf_alloc(struct fusex_conn *fc,
+				  struct fusex_handle_buf **hb)
+{
+	*hb = NULL;
+	if (wait_event_killable(fc->blocked_waitq, READ_ONCE(fc->initialized)))
+		return -EINTR;
+	/* Pairs with smp_wmb() in fusex_set_initialized(). */
+	smp_rmb();
+	if (!fc->lookup_handle)
+		return 0;
+	*hb = kmalloc(sizeof(**hb), GFP_KERNEL);
+	return *hb ? 0 : -ENOMEM;
+}
+
 /**
  * fusex_lookup_name - ask the server for a name in a directory
  * @sb: the super block
@@ -110,12 +130,10 @@ int fusex_lookup_name(struct super_block *sb, u64 nodeid,
 	forget = fusex_alloc_forget();
 	if (!forget)
 		return -ENOMEM;
-	if (fc->lookup_handle) {
-		hb = kmalloc(sizeof(*hb), GFP_KERNEL);
-		if (!hb) {
-			kfree(forget);
-			return -ENOMEM;
-		}
+	err = fusex_handle_buf_alloc(fc, &hb);
+	if (err) {
+		kfree(forget);
+		return err;
 	}
 
 	attr_version = fusex_get_attr_version(fc);
@@ -238,12 +256,10 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	forget = fusex_alloc_forget();
 	if (!forget)
 		return -ENOMEM;
-	if (fc->lookup_handle) {
-		hb = kmalloc(sizeof(*hb), GFP_KERNEL);
-		if (!hb) {
-			kfree(forget);
-			return -ENOMEM;
-		}
+	ret = fusex_handle_buf_alloc(fc, &hb);
+	if (ret) {
+		kfree(forget);
+		return ret;
 	}
 
 	attr_version = fusex_get_attr_version(fc);
@@ -563,7 +579,18 @@ static int fusex_setattr(fusex_idmap_t *idmap, struct dentry *entry,
 	if (attr->ia_valid & ATTR_SIZE) {
 		inarg.valid |= FATTR_LOCKOWNER;
 		inarg.lock_owner = fusex_lock_owner_id(fc, current->files);
-		/* Cached writes reach the server before it truncates. */
+	}
+	/*
+	 * Cached writes reach the server before it truncates; with the
+	 * writeback cache, before it sets times or mode too, or a later
+	 * writeback would move the mtime it was told (or write through a
+	 * mode that no longer allows it).  As fuse does.
+	 */
+	if (S_ISREG(inode->i_mode) &&
+	    ((attr->ia_valid & ATTR_SIZE) ||
+	     (fc->writeback_cache &&
+	      (attr->ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID |
+				 ATTR_MTIME | ATTR_ATIME))))) {
 		err = filemap_write_and_wait(inode->i_mapping);
 		if (err)
 			return err;
@@ -675,12 +702,10 @@ static int fusex_create_new_entry(struct fusex_args *args, struct inode *dir,
 	forget = fusex_alloc_forget();
 	if (!forget)
 		return -ENOMEM;
-	if (fc->lookup_handle) {
-		hb = kmalloc(sizeof(*hb), GFP_KERNEL);
-		if (!hb) {
-			kfree(forget);
-			return -ENOMEM;
-		}
+	err = fusex_handle_buf_alloc(fc, &hb);
+	if (err) {
+		kfree(forget);
+		return err;
 	}
 
 	memset(&outarg, 0, sizeof(outarg));
@@ -955,12 +980,10 @@ int fusex_create_open(struct inode *dir, struct dentry *entry,
 	forget = fusex_alloc_forget();
 	if (!forget)
 		return -ENOMEM;
+	err = fusex_handle_buf_alloc(fc, &hb);
+	if (err)
+		goto out_free_forget;
 	err = -ENOMEM;
-	if (fc->lookup_handle) {
-		hb = kmalloc(sizeof(*hb), GFP_KERNEL);
-		if (!hb)
-			goto out_free_forget;
-	}
 	ff = fusex_file_alloc(fc);
 	if (!ff)
 		goto out_free_forget;

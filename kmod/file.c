@@ -251,9 +251,41 @@ int fusex_release_common(struct inode *inode, struct file *file, bool isdir)
 	return 0;
 }
 
+/*
+ * open(O_TRUNC) with the writeback cache: the server truncates in OPEN, so
+ * no cached write may reach it afterwards.  Hold off writers, write back
+ * what is dirty (waiting for writeback already under way), open, and drop
+ * the cache before anyone can dirty it again; fuse holds writeback off the
+ * same way.  A page dirtied through a shared mapping meanwhile is a race
+ * its writer loses either way.
+ */
+static int fusex_open_trunc(struct inode *inode, struct file *file)
+{
+	int err;
+
+	inode_lock(inode);
+	err = filemap_write_and_wait(inode->i_mapping);
+	if (!err)
+		err = fusex_open_common(inode, file, false);
+	if (!err) {
+		i_size_write(inode, 0);
+		truncate_pagecache(inode, 0);
+		fusex_invalidate_attr(inode);
+	}
+	inode_unlock(inode);
+	return err;
+}
+
 static int fusex_open(struct inode *inode, struct file *file)
 {
-	int err = fusex_open_common(inode, file, false);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	int err;
+
+	if ((file->f_flags & O_TRUNC) && fc->atomic_o_trunc &&
+	    fc->writeback_cache)
+		err = fusex_open_trunc(inode, file);
+	else
+		err = fusex_open_common(inode, file, false);
 
 #ifdef FMODE_CAN_ODIRECT
 	if (!err)
@@ -340,6 +372,11 @@ static ssize_t fusex_direct_read(struct kiocb *iocb, struct iov_iter *to)
 
 	if (!iov_iter_count(to))
 		return 0;
+	/* Data still in the cache (writeback cache, mmap) goes first. */
+	ret = filemap_write_and_wait_range(file->f_mapping, pos,
+					   pos + iov_iter_count(to) - 1);
+	if (ret)
+		return ret;
 	chunk = min(chunk, iov_iter_count(to));
 	buf = kvmalloc(chunk, GFP_KERNEL);
 	if (!buf)
@@ -1153,8 +1190,11 @@ static ssize_t fusex_do_copy_file_range(struct file *file_in, loff_t pos_in,
 		goto out;
 	}
 
-	truncate_inode_pages_range(inode_out->i_mapping, pos_out,
-				   pos_out + outarg.size - 1);
+	/* Drop whole cached pages over the copy; truncating would zero. */
+	if (outarg.size)
+		invalidate_inode_pages2_range(inode_out->i_mapping,
+				pos_out >> PAGE_SHIFT,
+				(pos_out + outarg.size - 1) >> PAGE_SHIFT);
 	if (pos_out + outarg.size > i_size_read(inode_out))
 		i_size_write(inode_out, pos_out + outarg.size);
 	fusex_invalidate_attr(inode_out);

@@ -156,6 +156,8 @@ void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 
 	fi->attr_version = atomic64_inc_return(&fc->attr_version);
 	fi->i_time = attr_valid;
+	/* As fuse: stat shows the server's latest ino (the root's too). */
+	fi->orig_ino = attr->ino;
 	inode->i_mode = (inode->i_mode & S_IFMT) | (attr->mode & 07777);
 	set_nlink(inode, attr->nlink);
 	inode->i_uid = make_kuid(fc->user_ns, attr->uid);
