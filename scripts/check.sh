@@ -26,6 +26,13 @@ if ! make -s userspace examples selftests; then
 	bad "userspace and selftests build"
 fi
 
+echo "== libfusex on the host"
+if build/libfusex-test; then
+	ok "libfusex host tests (make -C userspace check)"
+else
+	bad "libfusex host tests (make -C userspace check)"
+fi
+
 echo "== checkpatch"
 if make -s style >/dev/null; then
 	ok "checkpatch.pl --no-tree: no errors in kmod/ and uapi/"
