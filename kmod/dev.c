@@ -62,6 +62,7 @@ static const char *const fusex_opnames[] = {
 	[FUSE_SETUPMAPPING] = "SETUPMAPPING",
 	[FUSE_REMOVEMAPPING] = "REMOVEMAPPING",
 	[FUSE_SYNCFS] = "SYNCFS",	[FUSE_TMPFILE] = "TMPFILE",
+	[FUSE_LOOKUP_HANDLE] = "LOOKUP_HANDLE",
 };
 
 const char *fusex_opname(u32 opcode)
