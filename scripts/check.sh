@@ -41,6 +41,11 @@ else
 	grep ': ERROR:' build/checkpatch.log
 fi
 
+# The kernels' VMs run side by side: qemu emulates one CPU per VM.  With
+# fewer than two CPUs here, or CHECK_PARALLEL=0, one after the other.
+parallel=${CHECK_PARALLEL:-1}
+[ "$(nproc)" -ge 2 ] || parallel=0
+vms=()
 for kv in $kernels; do
 	echo "== $kv: module"
 	if make -s module KV="$kv" >/dev/null 2>&1; then
@@ -50,11 +55,18 @@ for kv in $kernels; do
 		tail -20 "build/modules/$kv/build.log" 2>/dev/null
 		continue
 	fi
+	echo "== $kv: selftests in the VM, log in build/check-$kv.log"
+	scripts/vm-run -k "$kv" -m 3G -t 1500 -M "build/modules/$kv/fusex.ko" \
+		-- 'make -s -C selftests run_tests' >"build/check-$kv.log" 2>&1 &
+	[ "$parallel" = 1 ] || wait
+	vms+=("$kv")
+done
+wait
 
-	echo "== $kv: selftests in the VM"
+for kv in "${vms[@]}"; do
 	log=build/check-$kv.log
-	scripts/vm-run -k "$kv" -m 3G -t 1500 -M "build/modules/$kv/fusex.ko" -- \
-		'make -s -C selftests run_tests' 2>&1 | tee "$log"
+	echo "== $kv: selftests"
+	cat "$log"
 
 	# kselftest cases, as the harness prints them inside each binary
 	# (runner.sh prefixes those lines with "# ").
