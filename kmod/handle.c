@@ -109,7 +109,7 @@ int fusex_set_handle(struct inode *inode, const struct fusex_handle *h)
 	u8 *ext = NULL;
 
 	if (!size && h->size > FUSEX_FH_INLINE) {
-		ext = kmemdup(h->data, h->size, GFP_KERNEL);
+		ext = kmemdup(h->data, h->size, GFP_KERNEL_ACCOUNT);
 		if (!ext)
 			return -ENOMEM;
 	}
