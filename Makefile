@@ -51,7 +51,11 @@ modules: $(foreach k,$(KERNELS),$(B)/modules/$(k)/fusex.ko)
 userspace:
 	$(MAKE) -C userspace O=$(B)
 
-examples: $(B)/passthrough_ll $(B)/hello_ll
+# The notify_* examples and invalidate_path send server notifications
+# (fusex_notify_test); invalidate_path is a high-level (struct fuse) server.
+NOTIFY_EXAMPLES := notify_inval_inode notify_inval_entry notify_store_retrieve \
+	invalidate_path
+examples: $(B)/passthrough_ll $(B)/hello_ll $(NOTIFY_EXAMPLES:%=$(B)/%)
 
 # As libfuse's own build configures them on glibc: passthrough_ll then
 # answers COPY_FILE_RANGE and FALLOCATE itself.

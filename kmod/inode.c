@@ -431,7 +431,8 @@ struct fusex_init_args {
 			  FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | \
 			  FUSE_DONT_MASK | FUSE_POSIX_LOCKS | \
 			  FUSE_FLOCK_LOCKS | FUSE_WRITEBACK_CACHE | \
-			  FUSE_INIT_EXT | FUSE_HAS_LOOKUP_HANDLE)
+			  FUSE_INIT_EXT | FUSE_HAS_EXPIRE_ONLY | \
+			  FUSE_HAS_LOOKUP_HANDLE)
 
 static void fusex_process_init_reply(struct fusex_conn *fc,
 				     struct fusex_args *args, int error)

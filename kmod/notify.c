@@ -45,6 +45,7 @@ static int fusex_notify_inval_inode(struct fusex_conn *fc,
 				    struct iov_iter *from, size_t size)
 {
 	struct fuse_notify_inval_inode_out outarg;
+	struct fusex_inode *fi;
 	struct inode *inode;
 	pgoff_t pg_start, pg_end;
 	int err;
@@ -61,6 +62,11 @@ static int fusex_notify_inval_inode(struct fusex_conn *fc,
 	if (!inode)
 		goto out;
 
+	/* Attributes in a reply already on its way are older: drop them. */
+	fi = get_fusex_inode(inode);
+	spin_lock(&fi->lock);
+	fi->attr_version = atomic64_inc_return(&fc->attr_version);
+	spin_unlock(&fi->lock);
 	fusex_invalidate_attr(inode);
 	/* A negative offset invalidates the attributes only. */
 	if (outarg.off >= 0) {
@@ -82,7 +88,9 @@ static char *fusex_notify_name(struct iov_iter *from, size_t left, u32 namelen)
 {
 	char *name;
 
-	if (namelen > FUSEX_NAME_MAX || left != namelen + 1)
+	if (namelen > FUSEX_NAME_MAX)
+		return ERR_PTR(-ENAMETOOLONG);
+	if (left != namelen + 1)
 		return ERR_PTR(-EINVAL);
 	name = kmalloc(namelen + 1, GFP_KERNEL);
 	if (!name)
@@ -100,8 +108,9 @@ static char *fusex_notify_name(struct iov_iter *from, size_t left, u32 namelen)
 
 /*
  * Drop (or, with FUSE_EXPIRE_ONLY, only expire) the dentry for @name in
- * @parent; with @child, only if it names that nodeid, and then it was
- * deleted.
+ * @parent, and the parent's attributes with it; with @child, only if it
+ * names that nodeid, and then it was deleted.  As fuse, the dentry is
+ * dropped even when @child does not match.
  */
 static int fusex_reverse_inval_entry(struct fusex_conn *fc, u64 parent,
 				     u64 child, const char *name, u32 namelen,
@@ -109,17 +118,18 @@ static int fusex_reverse_inval_entry(struct fusex_conn *fc, u64 parent,
 {
 	struct qstr qname = QSTR_INIT(name, namelen);
 	struct dentry *dir, *entry;
-	struct inode *pinode;
-	int err = -ENOENT;
+	struct inode *pinode, *inode;
+	int err = -ENOTDIR;
 
 	pinode = fusex_ilookup(fc, parent);
 	if (!pinode)
 		return -ENOENT;
-	if (!S_ISDIR(pinode->i_mode))
-		goto put_parent;
 
 	inode_lock_nested(pinode, I_MUTEX_PARENT);
-	fusex_invalidate_attr(pinode);
+	if (!S_ISDIR(pinode->i_mode))
+		goto unlock;
+
+	err = -ENOENT;
 	dir = d_find_alias(pinode);
 	if (!dir)
 		goto unlock;
@@ -129,40 +139,39 @@ static int fusex_reverse_inval_entry(struct fusex_conn *fc, u64 parent,
 	if (!entry)
 		goto unlock;
 
-	if (flags & FUSE_EXPIRE_ONLY) {
-		fusex_invalidate_entry_cache(entry);
-	} else {
-		fusex_invalidate_entry_cache(entry);
+	fusex_invalidate_attr(pinode);
+	if (!(flags & FUSE_EXPIRE_ONLY))
 		d_invalidate(entry);
-	}
+	fusex_invalidate_entry_cache(entry);
+
 	err = 0;
 	if (child && d_really_is_positive(entry)) {
-		struct inode *inode = d_inode(entry);
-
+		/* Its attributes stay: the link count is all that changes. */
+		inode = d_inode(entry);
+		inode_lock(inode);
 		if (get_node_id(inode) != child) {
 			err = -ENOENT;
-		} else {
-			inode_lock(inode);
-			if (S_ISDIR(inode->i_mode)) {
-				/* A directory with entries is not gone. */
-				if (!simple_empty(entry))
-					err = -ENOTEMPTY;
-				else
-					inode->i_flags |= S_DEAD;
-			}
-			if (!err) {
-				clear_nlink(inode);
-				fusex_invalidate_attr(inode);
-			}
-			inode_unlock(inode);
-			if (!err)
-				d_delete(entry);
+		} else if (d_mountpoint(entry)) {
+			err = -EBUSY;
+		} else if (S_ISDIR(inode->i_mode)) {
+			/* A directory with entries in use is not gone. */
+			shrink_dcache_parent(entry);
+			if (!simple_empty(entry))
+				err = -ENOTEMPTY;
+			else
+				inode->i_flags |= S_DEAD;
 		}
+		if (!err) {
+			dont_mount(entry);
+			clear_nlink(inode);
+		}
+		inode_unlock(inode);
+		if (!err)
+			d_delete(entry);
 	}
 	dput(entry);
 unlock:
 	inode_unlock(pinode);
-put_parent:
 	iput(pinode);
 	return err;
 }
@@ -344,7 +353,10 @@ static int fusex_retrieve(struct fusex_conn *fc, struct inode *inode,
 		return -ENOMEM;
 	}
 
-	/* Only what is cached, from the offset up to the first gap. */
+	/*
+	 * Only what is cached, from the offset up to the first gap: a page
+	 * missing, or not up to date (a STORE that filled part of it).
+	 */
 	index = outarg->offset >> PAGE_SHIFT;
 	off = outarg->offset & ~PAGE_MASK;
 	while (total < num) {
@@ -353,6 +365,10 @@ static int fusex_retrieve(struct fusex_conn *fc, struct inode *inode,
 
 		if (!page)
 			break;
+		if (!PageUptodate(page)) {
+			put_page(page);
+			break;
+		}
 		memcpy_from_page(ra->data + total, page, off, this_num);
 		put_page(page);
 		total += this_num;
