@@ -56,7 +56,7 @@ for kv in $kernels; do
 		continue
 	fi
 	echo "== $kv: selftests in the VM, log in build/check-$kv.log"
-	scripts/vm-run -k "$kv" -m 3G -t 1500 -M "build/modules/$kv/fusex.ko" \
+	scripts/vm-run -k "$kv" -m 3G -t 2700 -M "build/modules/$kv/fusex.ko" \
 		-- 'make -s -C selftests run_tests' >"build/check-$kv.log" 2>&1 &
 	[ "$parallel" = 1 ] || wait
 	vms+=("$kv")

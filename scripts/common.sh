@@ -9,6 +9,8 @@ fusex_need_deps()
 	[ -f /usr/src/linux-source-6.1.tar.xz ] || return 0
 	pkg-config --exists fuse3 2>/dev/null || return 0
 	ls -d /lib/modules/*/build >/dev/null 2>&1 || return 0
+	command -v fio >/dev/null || return 0
+	command -v stress-ng >/dev/null || return 0
 	return 1
 }
 

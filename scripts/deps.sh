@@ -24,7 +24,7 @@ PKGS=(build-essential make gcc kmod cpio gzip xz-utils bc flex bison
       linux-image-amd64 linux-headers-amd64 linux-source-6.1
       qemu-system-x86 busybox-static
       libfuse3-dev fuse3 libnl-3-dev libnl-genl-3-dev
-      attr fio)
+      attr fio stress-ng)
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${PKGS[@]}"

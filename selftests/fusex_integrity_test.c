@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -65,6 +66,7 @@ FIXTURE_VARIANT_ADD(integrity, fusex_wb) {
 FIXTURE_SETUP(integrity)
 {
 	const char *argv[] = { self->server, "-f", "-o", NULL, NULL };
+	const struct rlimit nofile = { 65536, 65536 };
 	char opts[128], why[256];
 
 	if (!fx_have_dev(variant->type))
@@ -74,6 +76,8 @@ FIXTURE_SETUP(integrity)
 			  "passthrough_ll"))
 		SKIP(return, "passthrough_ll not built (set FUSEX_BUILD)");
 	umask(0);
+	/* passthrough_ll keeps an fd per inode it knows */
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &nofile));
 	strcpy(self->src, "/tmp/fusex-integ-src.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->src));
 	strcpy(self->srv.mnt, "/tmp/fusex-integ.XXXXXX");
@@ -1059,6 +1063,68 @@ TEST_F_TIMEOUT(integrity, stress_tree, FX_TIMEOUT)
 	ASSERT_EQ(0, drop_caches());
 	EXPECT_EQ(files, compare_trees(_metadata, self,
 				       "after drop_caches"));
+}
+
+/*
+ * stress-ng's filesystem stressors, all at once, one instance each, each
+ * for a fixed number of operations and with its own verification where it
+ * has one: every stressor must finish without a failure, on fuse and on
+ * fusex alike.  The list is the filesystem class minus what needs more
+ * than a FUSE mount gives (bind mounts, fanotify, chattr, verity, leases,
+ * inode flags, FIEMAP, dnotify) and "access" (as root it expects
+ * access(X_OK) to fail on a file without x bits; FUSE without
+ * default_permissions lets a server without ACCESS allow it, fuse.ko as
+ * fusex), and the mount must be as the backing directory afterwards.
+ */
+#define STRESS_NG "/usr/bin/stress-ng"
+
+TEST_F_TIMEOUT(integrity, stress_ng, FX_TIMEOUT)
+{
+	static const char *const stressors[] = {
+		"chdir", "chmod", "chown", "copy-file", "dentry",
+		"dir", "dirdeep", "dirmany", "dup", "fallocate", "fcntl",
+		"filename", "flock", "fpunch", "fsize", "fstat", "getdent",
+		"hdd", "io", "link", "lockf", "lockofd", "mknod", "open",
+		"rename", "symlink", "sync-file", "touch", "utime",
+	};
+	enum { NR = sizeof(stressors) / sizeof(stressors[0]) };
+	char dir[PATH_MAX], opt[NR][32], ops[NR][40], *out, *line;
+	const char *argv[8 + 4 * NR];
+	int argc = 0, status;
+	size_t i;
+
+	FX_RETURN_IF_SKIPPED();
+	if (access(STRESS_NG, X_OK))
+		SKIP(return, STRESS_NG " is not installed");
+	snprintf(dir, sizeof(dir), "%s/stress-ng", self->srv.mnt);
+	ASSERT_EQ(0, mkdir(dir, 0777));
+	argv[argc++] = STRESS_NG;
+	argv[argc++] = "--temp-path";
+	argv[argc++] = dir;
+	argv[argc++] = "--verify";
+	argv[argc++] = "--timeout";
+	argv[argc++] = "150";
+	/* --NAME 1 --NAME-ops 50, for each */
+	for (i = 0; i < NR; i++) {
+		snprintf(opt[i], sizeof(opt[i]), "--%s", stressors[i]);
+		snprintf(ops[i], sizeof(ops[i]), "--%s-ops", stressors[i]);
+		argv[argc++] = opt[i];
+		argv[argc++] = "1";
+		argv[argc++] = ops[i];
+		argv[argc++] = "50";
+	}
+	argv[argc] = NULL;
+	out = malloc(FIO_OUT);
+	ASSERT_NE(NULL, out);
+	status = run_capture(argv, self->srv.mnt, out, FIO_OUT);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("stress-ng: wait status %#x", status);
+	for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+		if (strstr(line, "fail:") || strstr(line, "error:"))
+			TH_LOG("%s", line);
+	free(out);
+	/* stress-ng removed what it made: both sides must agree on that */
+	compare_trees(_metadata, self, "after stress-ng");
 }
 
 /*
