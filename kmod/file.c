@@ -112,8 +112,23 @@ void fusex_finish_open(struct inode *inode, struct file *file,
 		stream_open(inode, file);
 	else if (ff->open_flags & FOPEN_NONSEEKABLE)
 		nonseekable_open(inode, file);
-	if (!(ff->open_flags & FOPEN_KEEP_CACHE))
+	if ((file->f_flags & O_TRUNC) && get_fusex_conn(inode)->atomic_o_trunc) {
+		/*
+		 * The server truncated in OPEN or CREATE (of a file that was
+		 * there): what is cached is gone, dirty or not.  Writing it
+		 * back first, as invalidating would, would undo the truncation.
+		 */
+		struct fusex_inode *fi = get_fusex_inode(inode);
+
+		spin_lock(&fi->lock);
+		fi->attr_version = atomic64_inc_return(&ff->fc->attr_version);
+		i_size_write(inode, 0);
+		spin_unlock(&fi->lock);
+		truncate_pagecache(inode, 0);
+		fusex_invalidate_attr(inode);
+	} else if (!(ff->open_flags & FOPEN_KEEP_CACHE)) {
 		invalidate_inode_pages2(inode->i_mapping);
+	}
 }
 
 /**
@@ -254,9 +269,9 @@ int fusex_release_common(struct inode *inode, struct file *file, bool isdir)
 /*
  * open(O_TRUNC) with the writeback cache: the server truncates in OPEN, so
  * no cached write may reach it afterwards.  Hold off writers, write back
- * what is dirty (waiting for writeback already under way), open, and drop
- * the cache before anyone can dirty it again; fuse holds writeback off the
- * same way.  A page dirtied through a shared mapping meanwhile is a race
+ * what is dirty (waiting for writeback already under way), open, and
+ * fusex_finish_open() drops the cache before anyone can dirty it again;
+ * fuse holds writeback off the same way.  A page dirtied through a shared mapping meanwhile is a race
  * its writer loses either way.
  */
 static int fusex_open_trunc(struct inode *inode, struct file *file)
@@ -267,11 +282,6 @@ static int fusex_open_trunc(struct inode *inode, struct file *file)
 	err = filemap_write_and_wait(inode->i_mapping);
 	if (!err)
 		err = fusex_open_common(inode, file, false);
-	if (!err) {
-		i_size_write(inode, 0);
-		truncate_pagecache(inode, 0);
-		fusex_invalidate_attr(inode);
-	}
 	inode_unlock(inode);
 	return err;
 }
