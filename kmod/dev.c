@@ -9,6 +9,13 @@
  * checked against what the request expects, copied into the caller's out
  * arguments, and ends the request.  Anything malformed ends the request
  * with EIO and fails the server's write with EINVAL.
+ *
+ * Restart (restart_timeout= mounts): when the last device file closes, the
+ * connection is detached instead of aborted.  Requests stay queued, those
+ * the server had read go back to the head of fc->pending marked
+ * FUSE_UNIQUE_RESEND, and a delayed work aborts the connection if no server
+ * attaches (FUSEX_DEV_IOC_ATTACH) in time.  A new server first gets INIT
+ * again (fc->reinit_req); everything else waits for its answer.
  */
 
 #include <linux/module.h>
@@ -26,6 +33,7 @@
 #include <linux/bvec.h>
 #include <linux/pipe_fs_i.h>
 #include <linux/splice.h>
+#include <linux/capability.h>
 
 #include "fusex_i.h"
 
@@ -93,6 +101,8 @@ void fusex_conn_put(struct fusex_conn *fc)
 	kfree(fc);
 }
 
+static void fusex_restart_timeout_work(struct work_struct *work);
+
 void fusex_conn_init(struct fusex_conn *fc, struct user_namespace *user_ns)
 {
 	int i;
@@ -108,6 +118,7 @@ void fusex_conn_init(struct fusex_conn *fc, struct user_namespace *user_ns)
 	INIT_LIST_HEAD(&fc->devices);
 	init_waitqueue_head(&fc->waitq);
 	init_waitqueue_head(&fc->blocked_waitq);
+	INIT_DELAYED_WORK(&fc->restart_work, fusex_restart_timeout_work);
 	atomic_set(&fc->num_waiting, 0);
 	atomic64_set(&fc->attr_version, 1);
 	fc->connected = true;
@@ -251,7 +262,7 @@ static void fusex_queue_interrupt(struct fusex_req *req)
 	struct fusex_conn *fc = req->fc;
 
 	spin_lock(&fc->lock);
-	if (fc->connected && list_empty(&req->intr_entry) &&
+	if (fc->connected && !fc->detached && list_empty(&req->intr_entry) &&
 	    !test_bit(FR_FINISHED, &req->flags)) {
 		list_add_tail(&req->intr_entry, &fc->interrupts);
 		fusex_wake_readers(fc);
@@ -275,6 +286,23 @@ static void fusex_wait_answer(struct fusex_req *req)
 				test_bit(FR_FINISHED, &req->flags));
 		if (!err)
 			return;
+		/*
+		 * With no server to interrupt (detached, or a new one not
+		 * past its re-INIT), a signal takes back a request not sent.
+		 */
+		spin_lock(&fc->lock);
+		if ((fc->detached || fc->reinit_req) &&
+		    test_bit(FR_PENDING, &req->flags)) {
+			clear_bit(FR_PENDING, &req->flags);
+			list_del_init(&req->list);
+			spin_unlock(&fc->lock);
+			req->out_h.error = -EINTR;
+			set_bit(FR_FINISHED, &req->flags);
+			/* The queue's reference. */
+			fusex_put_request(req);
+			return;
+		}
+		spin_unlock(&fc->lock);
 		set_bit(FR_INTERRUPTED, &req->flags);
 		/* Pairs with the barrier in fusex_dev_do_read(). */
 		smp_mb__after_atomic();
@@ -423,7 +451,8 @@ void fusex_queue_forget(struct fusex_conn *fc, struct fusex_forget *forget,
 	forget->nlookup = nlookup;
 
 	spin_lock(&fc->lock);
-	if (fc->connected) {
+	/* A detached connection's nodeids mean nothing to the next server. */
+	if (fc->connected && !fc->detached) {
 		list_add_tail(&forget->list, &fc->forgets);
 		fusex_wake_readers(fc);
 		forget = NULL;
@@ -432,35 +461,50 @@ void fusex_queue_forget(struct fusex_conn *fc, struct fusex_forget *forget,
 	kfree(forget);
 }
 
-/**
- * fusex_abort_conn - end the connection: every request fails
- * @fc: the connection
- *
- * Requests waiting or in the server's hands end with ECONNABORTED, as on
- * fuse; new ones get ENOTCONN; readers of the device get ENODEV.
- */
-void fusex_abort_conn(struct fusex_conn *fc)
+static void fusex_free_forgets(struct list_head *head)
 {
 	struct fusex_forget *forget, *next;
+
+	list_for_each_entry_safe(forget, next, head, list)
+		kfree(forget);
+}
+
+/*
+ * End the connection: every request fails with @error, new ones get
+ * ENOTCONN, readers of the device ENODEV.  With @timed_out, only if the
+ * connection is still detached and its time is up (the restart work).
+ * Returns true if this call aborted it.
+ */
+static bool __fusex_abort_conn(struct fusex_conn *fc, bool timed_out,
+			       int error)
+{
 	struct fusex_req *req;
 	LIST_HEAD(to_end);
 	LIST_HEAD(forgets);
+	bool put_work;
 	int i;
 
 	spin_lock(&fc->lock);
-	if (!fc->connected) {
+	if (!fc->connected ||
+	    (timed_out && (!fc->detached ||
+			   time_before(jiffies, fc->detach_deadline)))) {
 		spin_unlock(&fc->lock);
-		return;
+		return false;
 	}
 	fc->connected = false;
+	fc->detached = false;
+	/* On a queue: ended below with the rest. */
+	fc->reinit_req = NULL;
+	/* Not from the work itself: it is running, not pending. */
+	put_work = cancel_delayed_work(&fc->restart_work);
 	list_for_each_entry(req, &fc->pending, list) {
 		clear_bit(FR_PENDING, &req->flags);
-		req->out_h.error = -ECONNABORTED;
+		req->out_h.error = error;
 	}
 	list_splice_tail_init(&fc->pending, &to_end);
 	for (i = 0; i < FUSEX_PQ_HASH_SIZE; i++) {
 		list_for_each_entry(req, &fc->processing[i], list)
-			req->out_h.error = -ECONNABORTED;
+			req->out_h.error = error;
 		list_splice_tail_init(&fc->processing[i], &to_end);
 	}
 	while (!list_empty(&fc->interrupts)) {
@@ -473,13 +517,168 @@ void fusex_abort_conn(struct fusex_conn *fc)
 	kill_fasync(&fc->fasync, SIGIO, POLL_IN);
 	spin_unlock(&fc->lock);
 
-	list_for_each_entry_safe(forget, next, &forgets, list)
-		kfree(forget);
+	fusex_free_forgets(&forgets);
 	fusex_end_requests(&to_end);
 
 	/* Callers blocked on INIT must see the abort. */
 	if (!READ_ONCE(fc->initialized))
 		fusex_set_initialized(fc);
+	/* The work's reference; never the last, the caller has one. */
+	if (put_work)
+		fusex_conn_put(fc);
+	return true;
+}
+
+/**
+ * fusex_abort_conn - end the connection: every request fails
+ * @fc: the connection
+ *
+ * Requests waiting or in the server's hands end with ECONNABORTED, as on
+ * fuse; new ones get ENOTCONN; readers of the device get ENODEV.
+ */
+void fusex_abort_conn(struct fusex_conn *fc)
+{
+	__fusex_abort_conn(fc, false, -ECONNABORTED);
+}
+
+/* restart_timeout passed with no server: abort, callers get ENOTCONN. */
+static void fusex_restart_timeout_work(struct work_struct *work)
+{
+	struct fusex_conn *fc = container_of(to_delayed_work(work),
+					     struct fusex_conn, restart_work);
+
+	if (__fusex_abort_conn(fc, true, -ENOTCONN))
+		pr_warn("no server attached within restart_timeout=%u s: connection aborted\n",
+			fc->restart_timeout);
+	fusex_conn_put(fc);
+}
+
+/* Unmount: the restart work must not outlive the module. */
+void fusex_restart_stop(struct fusex_conn *fc)
+{
+	if (cancel_delayed_work_sync(&fc->restart_work))
+		fusex_conn_put(fc);
+}
+
+bool fusex_conn_detached(struct fusex_conn *fc)
+{
+	bool ret;
+
+	spin_lock(&fc->lock);
+	ret = fc->detached;
+	spin_unlock(&fc->lock);
+	return ret;
+}
+
+/*
+ * Cut the connection from its server: its device files stop serving it,
+ * requests it read and did not answer go back to the head of fc->pending
+ * marked FUSE_UNIQUE_RESEND, a re-INIT not yet answered is dropped (on
+ * @to_end), and so are queued interrupts and forgets (on @forgets): they
+ * are about the old instance.  With @arm, the timeout starts.  Called with
+ * fc->lock held, on a connected restart mount.
+ */
+static void fusex_detach_locked(struct fusex_conn *fc,
+				struct list_head *to_end,
+				struct list_head *forgets, bool arm)
+{
+	struct fusex_dev *fud, *fnext;
+	struct fusex_req *req, *next;
+	LIST_HEAD(resend);
+	int i;
+
+	list_for_each_entry_safe(fud, fnext, &fc->devices, entry) {
+		WRITE_ONCE(fud->disconnected, true);
+		list_del_init(&fud->entry);
+	}
+	for (i = 0; i < FUSEX_PQ_HASH_SIZE; i++)
+		list_splice_tail_init(&fc->processing[i], &resend);
+	list_for_each_entry_safe(req, next, &resend, list) {
+		clear_bit(FR_SENT, &req->flags);
+		if (test_bit(FR_REINIT, &req->flags)) {
+			req->out_h.error = -ECONNRESET;
+			list_move_tail(&req->list, to_end);
+			continue;
+		}
+		req->in_h.unique |= FUSE_UNIQUE_RESEND;
+		set_bit(FR_PENDING, &req->flags);
+	}
+	list_splice(&resend, &fc->pending);
+	req = fc->reinit_req;
+	if (req && test_bit(FR_PENDING, &req->flags)) {
+		clear_bit(FR_PENDING, &req->flags);
+		req->out_h.error = -ECONNRESET;
+		list_move_tail(&req->list, to_end);
+	}
+	/* One being copied to the old server sees FR_REINIT and ends. */
+	fc->reinit_req = NULL;
+	while (!list_empty(&fc->interrupts)) {
+		req = list_first_entry(&fc->interrupts, struct fusex_req,
+				       intr_entry);
+		list_del_init(&req->intr_entry);
+	}
+	list_splice_tail_init(&fc->forgets, forgets);
+	fc->forget_batch = 0;
+	fc->detached = true;
+	/* Readers of the old device files leave with ENODEV. */
+	wake_up_all(&fc->waitq);
+	if (!arm)
+		return;
+	fc->detach_deadline = jiffies + (unsigned long)fc->restart_timeout * HZ;
+	/* The work holds a reference while queued. */
+	refcount_inc(&fc->count);
+	if (!schedule_delayed_work(&fc->restart_work,
+				   (unsigned long)fc->restart_timeout * HZ))
+		refcount_dec(&fc->count);
+}
+
+/* Called by INIT's reply handler: a re-INIT was answered. */
+void fusex_reinit_end(struct fusex_conn *fc, struct fusex_args *args,
+		      bool ok)
+{
+	LIST_HEAD(to_end);
+	LIST_HEAD(forgets);
+
+	spin_lock(&fc->lock);
+	/* Replaced or aborted meanwhile: not the current re-INIT. */
+	if (!fc->connected || !fc->reinit_req ||
+	    fc->reinit_req->args != args) {
+		spin_unlock(&fc->lock);
+		return;
+	}
+	fc->reinit_req = NULL;
+	if (ok)
+		fusex_wake_readers(fc);
+	else
+		fusex_detach_locked(fc, &to_end, &forgets, true);
+	spin_unlock(&fc->lock);
+	fusex_free_forgets(&forgets);
+	fusex_end_requests(&to_end);
+	if (!ok)
+		pr_warn("server detached again: waiting up to %u s for another\n",
+			fc->restart_timeout);
+}
+
+/* FUSE_NOTIFY_RESTARTED: informational in phase 1. */
+int fusex_notify_restarted(struct fusex_conn *fc, size_t size,
+			   struct iov_iter *from)
+{
+	struct fusex_notify_restarted_out out;
+	unsigned int n;
+
+	if (!fc->restart_timeout || size != sizeof(out))
+		return -EINVAL;
+	if (copy_from_iter(&out, sizeof(out), from) != sizeof(out))
+		return -EFAULT;
+	if (out.padding)
+		return -EINVAL;
+	spin_lock(&fc->lock);
+	fc->instance_id = out.instance_id;
+	n = ++fc->restarts;
+	spin_unlock(&fc->lock);
+	pr_info("server instance %llu took over (restart %u)\n",
+		out.instance_id, n);
+	return 0;
 }
 
 /* Wait until every request of an aborted connection has been freed. */
@@ -491,16 +690,19 @@ void fusex_wait_aborted(struct fusex_conn *fc)
 /* Called with fc->lock held. */
 static bool fusex_work_pending(struct fusex_conn *fc)
 {
+	/* A new server gets its re-INIT first, and then nothing until answered. */
+	if (fc->reinit_req)
+		return test_bit(FR_PENDING, &fc->reinit_req->flags);
 	return !list_empty(&fc->pending) || !list_empty(&fc->interrupts) ||
 	       !list_empty(&fc->forgets);
 }
 
-static bool fusex_reader_may_go(struct fusex_conn *fc)
+static bool fusex_reader_may_go(struct fusex_conn *fc, struct fusex_dev *fud)
 {
 	bool ret;
 
 	spin_lock(&fc->lock);
-	ret = !fc->connected || fusex_work_pending(fc);
+	ret = !fc->connected || fud->disconnected || fusex_work_pending(fc);
 	spin_unlock(&fc->lock);
 	return ret;
 }
@@ -638,20 +840,26 @@ static ssize_t fusex_dev_do_read(struct fusex_dev *fud, struct file *file,
 restart:
 	for (;;) {
 		spin_lock(&fc->lock);
-		if (!fc->connected || fusex_work_pending(fc))
+		if (!fc->connected || fud->disconnected ||
+		    fusex_work_pending(fc))
 			break;
 		spin_unlock(&fc->lock);
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
 		err = wait_event_interruptible_exclusive(fc->waitq,
-						fusex_reader_may_go(fc));
+						fusex_reader_may_go(fc, fud));
 		if (err)
 			return err;
 	}
 
-	if (!fc->connected) {
+	if (!fc->connected || fud->disconnected) {
 		spin_unlock(&fc->lock);
 		return -ENODEV;
+	}
+
+	if (fc->reinit_req) {
+		req = fc->reinit_req;
+		goto take;
 	}
 
 	if (!list_empty(&fc->interrupts)) {
@@ -670,6 +878,7 @@ restart:
 	fc->forget_batch = 0;
 
 	req = list_first_entry(&fc->pending, struct fusex_req, list);
+take:
 	if (req->in_h.len > iov_iter_count(to) && req->in_h.len <= cap) {
 		spin_unlock(&fc->lock);
 		return -EOVERFLOW;
@@ -698,6 +907,20 @@ restart:
 		spin_unlock(&fc->lock);
 		req->out_h.error = -ECONNABORTED;
 		fusex_request_end(req);
+		fusex_put_request(req);
+		return -ENODEV;
+	}
+	if (fud->disconnected) {
+		/* This server is gone and never gets it: the next one will. */
+		if (test_bit(FR_REINIT, &req->flags)) {
+			spin_unlock(&fc->lock);
+			req->out_h.error = -ECONNRESET;
+			fusex_request_end(req);
+		} else {
+			set_bit(FR_PENDING, &req->flags);
+			list_add(&req->list, &fc->pending);
+			spin_unlock(&fc->lock);
+		}
 		fusex_put_request(req);
 		return -ENODEV;
 	}
@@ -950,6 +1173,12 @@ static ssize_t fusex_dev_do_write(struct fusex_dev *fud, struct iov_iter *from)
 		return -EINVAL;
 	if (copy_from_iter(&oh, sizeof(oh), from) != sizeof(oh))
 		return -EFAULT;
+	/*
+	 * A replaced server has no say any more, notifications included
+	 * (replies are checked again under fc->lock).
+	 */
+	if (READ_ONCE(fud->disconnected))
+		return -ENODEV;
 
 	if (oh.len != nbytes) {
 		fusex_bad_reply("unique %llu: header says %u bytes, %zu written\n",
@@ -973,6 +1202,10 @@ static ssize_t fusex_dev_do_write(struct fusex_dev *fud, struct iov_iter *from)
 	if (!fc->connected) {
 		spin_unlock(&fc->lock);
 		return -ENOENT;
+	}
+	if (fud->disconnected) {
+		spin_unlock(&fc->lock);
+		return -ENODEV;
 	}
 	if (oh.unique & FUSEX_INT_REQ_BIT)
 		return fusex_interrupt_reply(fc, &oh, nbytes);
@@ -1030,7 +1263,7 @@ static __poll_t fusex_dev_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &fc->waitq, wait);
 
 	spin_lock(&fc->lock);
-	if (!fc->connected)
+	if (!fc->connected || fud->disconnected)
 		mask = EPOLLERR;
 	else if (fusex_work_pending(fc))
 		mask |= EPOLLIN | EPOLLRDNORM;
@@ -1045,14 +1278,13 @@ static int fusex_dev_open(struct inode *inode, struct file *file)
 	return nonseekable_open(inode, file);
 }
 
-/**
- * fusex_dev_attach - make @file serve @fc
- * @file: an open /dev/fusex not yet bound to a connection
- * @fc: the connection
- *
- * Return: 0, -EINVAL if @file is not ours or is already bound, -ENOMEM.
+/*
+ * Bind @file to @fc (mount, clone).  With @src (clone), only while @src
+ * still serves @fc; never to a detached connection, which only
+ * FUSEX_DEV_IOC_ATTACH may give a server.
  */
-int fusex_dev_attach(struct file *file, struct fusex_conn *fc)
+static int __fusex_dev_attach(struct file *file, struct fusex_conn *fc,
+			      struct fusex_dev *src)
 {
 	struct fusex_dev *fud;
 	int err = -EINVAL;
@@ -1068,7 +1300,7 @@ int fusex_dev_attach(struct file *file, struct fusex_conn *fc)
 	if (file->private_data)
 		goto out_unlock;
 	spin_lock(&fc->lock);
-	if (!fc->connected) {
+	if (!fc->connected || fc->detached || (src && src->disconnected)) {
 		spin_unlock(&fc->lock);
 		goto out_unlock;
 	}
@@ -1085,21 +1317,48 @@ out_unlock:
 	return err;
 }
 
+/**
+ * fusex_dev_attach - make @file serve @fc
+ * @file: an open /dev/fusex not yet bound to a connection
+ * @fc: the connection
+ *
+ * Return: 0, -EINVAL if @file is not ours or is already bound, -ENOMEM.
+ */
+int fusex_dev_attach(struct file *file, struct fusex_conn *fc)
+{
+	return __fusex_dev_attach(file, fc, NULL);
+}
+
 static int fusex_dev_release(struct inode *inode, struct file *file)
 {
 	struct fusex_dev *fud = fusex_get_dev(file);
+	LIST_HEAD(to_end);
+	LIST_HEAD(forgets);
+	bool last, detached = false;
 	struct fusex_conn *fc;
-	bool last;
 
 	if (!fud)
 		return 0;
 	fc = fud->fc;
 
 	spin_lock(&fc->lock);
-	list_del(&fud->entry);
-	last = list_empty(&fc->devices);
+	/* A disconnected file is off the list already. */
+	list_del_init(&fud->entry);
+	last = !fud->disconnected && list_empty(&fc->devices);
+	if (last && fc->restart_timeout && fc->connected) {
+		/* A restart mount waits for the next server instead. */
+		fusex_detach_locked(fc, &to_end, &forgets, true);
+		last = false;
+		detached = true;
+	}
 	spin_unlock(&fc->lock);
 
+	if (detached) {
+		fusex_free_forgets(&forgets);
+		fusex_end_requests(&to_end);
+		pr_info("server gone: waiting up to %u s for another to attach\n",
+			fc->restart_timeout);
+	}
 	/* The last server fd is gone: nobody will answer, as on fuse. */
 	if (last)
 		fusex_abort_conn(fc);
@@ -1133,8 +1392,167 @@ static long fusex_dev_ioctl_clone(struct file *file, u32 __user *argp)
 	err = -EINVAL;
 	fud = old->f_op == &fusex_dev_operations ? fusex_get_dev(old) : NULL;
 	if (fud)
-		err = fusex_dev_attach(file, fud->fc);
+		err = __fusex_dev_attach(file, fud->fc, fud);
 	fput(old);
+	return err;
+}
+
+/* A re-INIT for @fc as a background request, not queued yet. */
+static struct fusex_req *fusex_reinit_alloc(struct fusex_conn *fc)
+{
+	struct fusex_args *args;
+	struct fusex_req *req;
+
+	args = fusex_alloc_reinit(fc);
+	if (!args)
+		return NULL;
+	req = fusex_request_alloc(fc, GFP_KERNEL);
+	if (!req) {
+		fusex_free_init(args);
+		return NULL;
+	}
+	req->args = args;
+	__set_bit(FR_BACKGROUND, &req->flags);
+	__set_bit(FR_ISREPLY, &req->flags);
+	__set_bit(FR_FORCE, &req->flags);
+	__set_bit(FR_REINIT, &req->flags);
+	fusex_fill_in_header(req);
+	return req;
+}
+
+/*
+ * Make @file the server of @fc: see FUSEX_DEV_IOC_ATTACH in fusex.h.  The
+ * caller holds a reference on @fc and keeps its super block alive.
+ */
+static int fusex_attach_server(struct file *file, struct fusex_conn *fc,
+			       u32 flags)
+{
+	struct fusex_dev *fud;
+	struct fusex_req *req;
+	LIST_HEAD(to_end);
+	LIST_HEAD(forgets);
+	bool put_work = false, queued = false, replaced = false;
+	unsigned int n = 0;
+	int err;
+
+	if (file->f_cred->user_ns != fc->user_ns) {
+		pr_warn_ratelimited("FUSEX_DEV_IOC_ATTACH: device opened in another user namespace\n");
+		return -EINVAL;
+	}
+	if (!uid_eq(current_euid(), fc->user_id) &&
+	    !ns_capable(fc->user_ns, CAP_SYS_ADMIN))
+		return -EPERM;
+	if (!fc->restart_timeout) {
+		pr_warn_ratelimited("FUSEX_DEV_IOC_ATTACH: the mount has no restart_timeout\n");
+		return -EINVAL;
+	}
+
+	fud = kzalloc(sizeof(*fud), GFP_KERNEL);
+	if (!fud)
+		return -ENOMEM;
+	/* Allocated up front: it is queued under fc->lock if INIT was done. */
+	req = fusex_reinit_alloc(fc);
+	if (!req) {
+		kfree(fud);
+		return -ENOMEM;
+	}
+
+	mutex_lock(&fusex_dev_mutex);
+	err = -EINVAL;
+	if (file->private_data) {
+		pr_warn_ratelimited("FUSEX_DEV_IOC_ATTACH: the device already serves a mount\n");
+		goto out_unlock;
+	}
+	spin_lock(&fc->lock);
+	err = -ENOTCONN;
+	if (!fc->connected || fc->conn_error)
+		goto out_unlock_fc;
+	if (!fc->detached) {
+		/* A server still starting up cannot be replaced. */
+		err = -EBUSY;
+		if (!(flags & FUSEX_ATTACH_REPLACE) ||
+		    !READ_ONCE(fc->initialized))
+			goto out_unlock_fc;
+		fusex_detach_locked(fc, &to_end, &forgets, false);
+		replaced = true;
+	}
+	fc->detached = false;
+	put_work = cancel_delayed_work(&fc->restart_work);
+	fud->fc = fusex_conn_get(fc);
+	list_add_tail(&fud->entry, &fc->devices);
+	/*
+	 * A first INIT never answered is still queued (sent again): the new
+	 * server gets that one.  Otherwise INIT goes again, before anything.
+	 */
+	if (READ_ONCE(fc->initialized)) {
+		fc->reqctr += FUSEX_REQ_ID_STEP;
+		req->in_h.unique = fc->reqctr;
+		refcount_inc(&req->count);
+		set_bit(FR_PENDING, &req->flags);
+		list_add(&req->list, &fc->pending);
+		fc->reinit_req = req;
+		queued = true;
+	}
+	n = ++fc->attaches;
+	fusex_wake_readers(fc);
+	spin_unlock(&fc->lock);
+	/* Pairs with smp_load_acquire() in fusex_get_dev(). */
+	smp_store_release(&file->private_data, fud);
+	fud = NULL;
+	err = 0;
+	goto out_unlock;
+
+out_unlock_fc:
+	spin_unlock(&fc->lock);
+out_unlock:
+	mutex_unlock(&fusex_dev_mutex);
+	kfree(fud);
+	fusex_free_forgets(&forgets);
+	fusex_end_requests(&to_end);
+	if (put_work)
+		fusex_conn_put(fc);
+	if (!queued)
+		fusex_free_init(req->args);
+	/* Ours; if queued, the queue holds its own. */
+	fusex_put_request(req);
+	if (!err)
+		pr_info("server attached%s (attach %u)\n",
+			replaced ? ", replacing the previous one" : "", n);
+	return err;
+}
+
+/* FUSEX_DEV_IOC_ATTACH */
+static long fusex_dev_ioctl_attach(struct file *file,
+				   struct fusex_attach __user *argp)
+{
+	struct fusex_attach arg;
+	struct fusex_conn *fc;
+	struct file *mf;
+	int err;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if ((arg.flags & ~FUSEX_ATTACH_REPLACE) || arg.reserved[0] ||
+	    arg.reserved[1] || arg.reserved[2]) {
+		pr_warn_ratelimited("FUSEX_DEV_IOC_ATTACH: unknown flags %#x or reserved fields set\n",
+				    arg.flags);
+		return -EINVAL;
+	}
+	/* O_PATH files too. */
+	mf = fget_raw(arg.mount_fd);
+	if (!mf)
+		return -EBADF;
+	fc = fusex_conn_of_file(mf);
+	if (!fc) {
+		pr_warn_ratelimited("FUSEX_DEV_IOC_ATTACH: mount_fd %d is not on a fusex mount\n",
+				    arg.mount_fd);
+		err = -EINVAL;
+		goto out;
+	}
+	err = fusex_attach_server(file, fc, arg.flags);
+	fusex_conn_put(fc);
+out:
+	fput(mf);
 	return err;
 }
 
@@ -1144,6 +1562,9 @@ static long fusex_dev_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case FUSE_DEV_IOC_CLONE:
 		return fusex_dev_ioctl_clone(file, (u32 __user *)arg);
+	case FUSEX_DEV_IOC_ATTACH:
+		return fusex_dev_ioctl_attach(file,
+					      (struct fusex_attach __user *)arg);
 	default:
 		return -ENOTTY;
 	}

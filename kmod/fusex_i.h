@@ -32,6 +32,7 @@
 #include <linux/jiffies.h>
 #include <linux/ratelimit.h>
 #include <linux/uidgid.h>
+#include <linux/workqueue.h>
 #include <linux/fusex.h>
 
 #if FUSE_KERNEL_MINOR_VERSION < FUSEX_KERNEL_MINOR_VERSION
@@ -135,6 +136,7 @@ enum fusex_req_flag {
 	FR_SENT,		/* read by the server */
 	FR_INTERRUPTED,		/* the caller was signalled */
 	FR_FINISHED,		/* ended; the caller may go on */
+	FR_REINIT,		/* the INIT sent again to a new server */
 };
 
 /**
@@ -188,6 +190,26 @@ struct fusex_conn {
 	struct list_head devices;
 	/* False once aborted: no new request is queued.  fc->lock */
 	bool connected;
+	/*
+	 * Restart (restart_timeout= mounts only).  No server serves the
+	 * connection: requests wait on fc->pending for one to attach.
+	 * Protected by fc->lock
+	 */
+	bool detached;
+	/* When a detached connection gives up (jiffies).  fc->lock */
+	unsigned long detach_deadline;
+	/*
+	 * The INIT sent again to a newly attached server, until answered;
+	 * nothing else is handed to the server meanwhile.  fc->lock
+	 */
+	struct fusex_req *reinit_req;
+	/* Aborts a connection detached for too long; holds a reference. */
+	struct delayed_work restart_work;
+	/* Servers attached by FUSEX_DEV_IOC_ATTACH.  Protected by fc->lock */
+	unsigned int attaches;
+	/* FUSE_NOTIFY_RESTARTED: how many, the last id.  fc->lock */
+	unsigned int restarts;
+	u64 instance_id;
 
 	/* Server readers sleep here. */
 	wait_queue_head_t waitq;
@@ -210,10 +232,13 @@ struct fusex_conn {
 	bool allow_other:1;
 	unsigned int max_read;
 	unsigned int blksize;
+	/* Seconds a detached connection waits for a server; 0: no restart */
+	unsigned int restart_timeout;
 	struct user_namespace *user_ns;
 	struct pid_namespace *pid_ns;
 
 	/* Negotiated by INIT; set once before initialized becomes true. */
+	u64 init_flags;
 	unsigned int minor;
 	unsigned int max_write;
 	unsigned int max_pages;
@@ -265,10 +290,15 @@ struct fusex_conn {
 
 /** One open /dev/fusex file that serves (or will serve) a connection. */
 struct fusex_dev {
-	/* Set once by mount or clone; NULL until then.  Protected by fusex_dev_mutex */
+	/* Set once by mount, clone or attach.  Protected by fusex_dev_mutex */
 	struct fusex_conn *fc;
 	/* Entry on fc->devices.  Protected by fc->lock */
 	struct list_head entry;
+	/*
+	 * Replaced or refused: no longer serves fc (off fc->devices).
+	 * Written under fc->lock (WRITE_ONCE), read under it or READ_ONCE.
+	 */
+	bool disconnected;
 };
 
 /* fusex_inode.state bits. */
@@ -417,6 +447,12 @@ void fusex_abort_conn(struct fusex_conn *fc);
 void fusex_wait_aborted(struct fusex_conn *fc);
 void fusex_set_initialized(struct fusex_conn *fc);
 const char *fusex_opname(u32 opcode);
+bool fusex_conn_detached(struct fusex_conn *fc);
+void fusex_restart_stop(struct fusex_conn *fc);
+void fusex_reinit_end(struct fusex_conn *fc, struct fusex_args *args,
+		      bool ok);
+int fusex_notify_restarted(struct fusex_conn *fc, size_t size,
+			   struct iov_iter *from);
 
 /* inode.c */
 struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u64 generation,
@@ -426,6 +462,9 @@ void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 			     u64 attr_valid, u64 attr_version);
 void fusex_invalidate_attr(struct inode *inode);
 bool fusex_allow_current_process(struct fusex_conn *fc);
+struct fusex_conn *fusex_conn_of_file(struct file *file);
+struct fusex_args *fusex_alloc_reinit(struct fusex_conn *fc);
+void fusex_free_init(struct fusex_args *args);
 u64 fusex_lock_owner_id(struct fusex_conn *fc, fl_owner_t id);
 
 /* dir.c */

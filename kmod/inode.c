@@ -340,6 +340,8 @@ static int fusex_show_options(struct seq_file *m, struct dentry *root)
 		seq_printf(m, ",max_read=%u", fc->max_read);
 	if (fc->blksize)
 		seq_printf(m, ",blksize=%u", fc->blksize);
+	if (fc->restart_timeout)
+		seq_printf(m, ",restart_timeout=%u", fc->restart_timeout);
 	return 0;
 }
 
@@ -378,7 +380,9 @@ static void fusex_conn_destroy(struct fusex_conn *fc)
 	unsigned int timeout = READ_ONCE(destroy_timeout);
 
 	init_completion(&da.done);
+	/* A detached connection has nobody to say goodbye to. */
 	if (timeout && READ_ONCE(fc->initialized) && !fc->conn_error &&
+	    !fusex_conn_detached(fc) &&
 	    !fusex_simple_background(fc, &da.args, GFP_KERNEL))
 		wait_for_completion_killable_timeout(&da.done, timeout * HZ);
 	fusex_abort_conn(fc);
@@ -395,6 +399,8 @@ static void fusex_kill_sb(struct super_block *sb)
 	else if (fc)
 		fusex_abort_conn(fc);
 	if (fc) {
+		/* Aborted: the restart work is not queued again. */
+		fusex_restart_stop(fc);
 		/* No notification may use the super block from here on. */
 		down_write(&fc->killsb);
 		fc->sb = NULL;
@@ -422,6 +428,8 @@ struct fusex_init_args {
 	struct fusex_args args;
 	struct fuse_init_in in;
 	struct fusex_init_out out;
+	/* Sent again to a server attached to a live mount. */
+	bool reinit;
 };
 
 #define FUSEX_INIT_FLAGS (FUSE_ASYNC_READ | FUSE_AUTO_INVAL_DATA | \
@@ -434,6 +442,118 @@ struct fusex_init_args {
 			  FUSE_INIT_EXT | FUSE_HAS_EXPIRE_ONLY | \
 			  FUSE_HAS_LOOKUP_HANDLE)
 
+/* Flags a server accepts, as the kernel reads them from an INIT reply. */
+static u64 fusex_init_reply_flags(const struct fusex_init_out *arg)
+{
+	u64 flags = arg->flags;
+
+	if (flags & FUSE_INIT_EXT)
+		flags |= (u64)arg->flags2 << 32;
+	return flags & FUSEX_INIT_FLAGS;
+}
+
+static u32 fusex_init_max_write(const struct fusex_init_out *arg, size_t size)
+{
+	u32 max_write = 4096;
+
+	if (size >= FUSE_COMPAT_22_INIT_OUT_SIZE && arg->minor >= 5)
+		max_write = max_t(u32, 4096, arg->max_write);
+	/* WRITE data must fit the server's buffer, as READ replies do. */
+	return min_t(u32, max_write, FUSEX_MAX_MAX_PAGES * PAGE_SIZE);
+}
+
+static u32 fusex_init_max_pages(const struct fusex_init_out *arg, size_t size,
+				u64 flags)
+{
+	if ((flags & FUSE_MAX_PAGES) && size == sizeof(*arg))
+		return clamp_t(u32, arg->max_pages, 1, FUSEX_MAX_MAX_PAGES);
+	return FUSEX_DEFAULT_MAX_PAGES;
+}
+
+/*
+ * A re-INIT reply must negotiate what the live mount already uses (see
+ * fusex.h).  Returns what differs, NULL if nothing; @was and @now say how.
+ */
+static const char *fusex_reinit_mismatch(struct fusex_conn *fc,
+					 const struct fusex_init_out *arg,
+					 size_t size, u64 *was, u64 *now)
+{
+	u64 flags = fusex_init_reply_flags(arg);
+
+	*was = FUSEX_KERNEL_VERSION;
+	*now = arg->major;
+	if (arg->major != FUSEX_KERNEL_VERSION)
+		return "protocol major";
+	*was = sizeof(*arg);
+	*now = size;
+	if (size != FUSE_COMPAT_INIT_OUT_SIZE &&
+	    size != FUSE_COMPAT_22_INIT_OUT_SIZE && size != sizeof(*arg))
+		return "reply size";
+	*was = fc->minor;
+	*now = min_t(u32, arg->minor, FUSEX_KERNEL_MINOR_VERSION);
+	if (*was != *now)
+		return "protocol minor";
+	*was = fc->init_flags & FUSE_HAS_LOOKUP_HANDLE ? 1 : 0;
+	*now = flags & FUSE_HAS_LOOKUP_HANDLE ? 1 : 0;
+	if (*was != *now)
+		return "persistent handles (FUSE_HAS_LOOKUP_HANDLE)";
+	*was = fc->init_flags & FUSE_WRITEBACK_CACHE ? 1 : 0;
+	*now = flags & FUSE_WRITEBACK_CACHE ? 1 : 0;
+	if (*was != *now)
+		return "writeback_cache (FUSE_WRITEBACK_CACHE)";
+	*was = fc->init_flags;
+	*now = flags;
+	if (*was != *now)
+		return "accepted INIT flags";
+	*was = fc->max_write;
+	*now = fusex_init_max_write(arg, size);
+	if (*now < *was)
+		return "max_write (smaller)";
+	*was = fc->max_pages;
+	*now = fusex_init_max_pages(arg, size, flags);
+	if (*now < *was)
+		return "max_pages (smaller)";
+	if (fc->lookup_handle) {
+		*was = fc->max_handle_sz;
+		*now = size == sizeof(*arg) ? arg->max_handle_sz : 0;
+		if (*now < *was || *now > FUSEX_MAX_HANDLE_SZ)
+			return "max_handle_sz";
+	}
+	return NULL;
+}
+
+/*
+ * The answer to a re-INIT.  The mount keeps what the first INIT
+ * negotiated; a reply that does not fit it detaches the server again.
+ */
+static void fusex_process_reinit_reply(struct fusex_conn *fc,
+				       struct fusex_init_args *ia, int error)
+{
+	const char *what;
+	u64 was, now;
+
+	/* Dropped at detach, or the connection was aborted. */
+	if (error == -ECONNRESET || error == -ECONNABORTED ||
+	    error == -ENOTCONN)
+		goto out;
+	if (error) {
+		pr_warn("re-INIT refused by the server: %d\n", error);
+		fusex_reinit_end(fc, &ia->args, false);
+		goto out;
+	}
+	what = fusex_reinit_mismatch(fc, &ia->out, ia->args.out_size, &was,
+				     &now);
+	if (what) {
+		pr_warn("re-INIT reply refused: %s differs from the mount's (was %#llx, now %#llx)\n",
+			what, was, now);
+		fusex_reinit_end(fc, &ia->args, false);
+		goto out;
+	}
+	fusex_reinit_end(fc, &ia->args, true);
+out:
+	kfree(ia);
+}
+
 static void fusex_process_init_reply(struct fusex_conn *fc,
 				     struct fusex_args *args, int error)
 {
@@ -443,6 +563,10 @@ static void fusex_process_init_reply(struct fusex_conn *fc,
 	size_t size = args->out_size;
 	u64 flags;
 
+	if (ia->reinit) {
+		fusex_process_reinit_reply(fc, ia, error);
+		return;
+	}
 	if (error) {
 		if (error != -ECONNABORTED)
 			pr_warn("server refused INIT: %d\n", error);
@@ -459,20 +583,11 @@ static void fusex_process_init_reply(struct fusex_conn *fc,
 		goto refuse;
 	}
 
-	flags = arg->flags;
-	if (flags & FUSE_INIT_EXT)
-		flags |= (u64)arg->flags2 << 32;
-	flags &= FUSEX_INIT_FLAGS;
-
+	flags = fusex_init_reply_flags(arg);
+	fc->init_flags = flags;
 	fc->minor = min_t(u32, arg->minor, FUSEX_KERNEL_MINOR_VERSION);
-	fc->max_write = 4096;
-	if (size >= FUSE_COMPAT_22_INIT_OUT_SIZE && arg->minor >= 5)
-		fc->max_write = max_t(u32, 4096, arg->max_write);
-	/* WRITE data must fit the server's buffer, as READ replies do. */
-	fc->max_write = min_t(u32, fc->max_write, FUSEX_MAX_MAX_PAGES * PAGE_SIZE);
-	if ((flags & FUSE_MAX_PAGES) && size == sizeof(*arg))
-		fc->max_pages = clamp_t(u32, arg->max_pages, 1,
-					FUSEX_MAX_MAX_PAGES);
+	fc->max_write = fusex_init_max_write(arg, size);
+	fc->max_pages = fusex_init_max_pages(arg, size, flags);
 	if (size == sizeof(*arg) && arg->time_gran &&
 	    arg->time_gran <= NSEC_PER_SEC)
 		sb->s_time_gran = arg->time_gran;
@@ -512,15 +627,21 @@ out:
 	fusex_set_initialized(fc);
 }
 
-static int fusex_send_init(struct fusex_conn *fc)
+static struct fusex_init_args *fusex_alloc_init(struct fusex_conn *fc,
+					       bool reinit)
 {
 	struct fusex_init_args *ia;
 	u64 flags = FUSEX_INIT_FLAGS;
-	int err;
 
 	ia = kzalloc(sizeof(*ia), GFP_KERNEL);
 	if (!ia)
-		return -ENOMEM;
+		return NULL;
+	/* Restart mounts may resend requests, as fuse 7.40 says it. */
+	if (fc->restart_timeout)
+		flags |= FUSE_HAS_RESEND;
+	if (reinit)
+		flags |= FUSEX_INIT_REINIT;
+	ia->reinit = reinit;
 
 	ia->in.major = FUSEX_KERNEL_VERSION;
 	ia->in.minor = FUSEX_KERNEL_MINOR_VERSION;
@@ -539,7 +660,30 @@ static int fusex_send_init(struct fusex_conn *fc)
 	ia->args.out_args[0].size = sizeof(ia->out);
 	ia->args.out_args[0].value = &ia->out;
 	ia->args.end = fusex_process_init_reply;
+	return ia;
+}
 
+/* INIT again, for a server attached to a live mount; see dev.c. */
+struct fusex_args *fusex_alloc_reinit(struct fusex_conn *fc)
+{
+	struct fusex_init_args *ia = fusex_alloc_init(fc, true);
+
+	return ia ? &ia->args : NULL;
+}
+
+void fusex_free_init(struct fusex_args *args)
+{
+	kfree(container_of(args, struct fusex_init_args, args));
+}
+
+static int fusex_send_init(struct fusex_conn *fc)
+{
+	struct fusex_init_args *ia;
+	int err;
+
+	ia = fusex_alloc_init(fc, false);
+	if (!ia)
+		return -ENOMEM;
 	err = fusex_simple_background(fc, &ia->args, GFP_KERNEL);
 	if (err)
 		kfree(ia);
@@ -554,6 +698,7 @@ struct fusex_fs_context {
 	kgid_t group_id;
 	unsigned int max_read;
 	unsigned int blksize;
+	unsigned int restart_timeout;
 	bool fd_present:1;
 	bool rootmode_present:1;
 	bool user_id_present:1;
@@ -571,7 +716,11 @@ enum {
 	OPT_ALLOW_OTHER,
 	OPT_MAX_READ,
 	OPT_BLKSIZE,
+	OPT_RESTART_TIMEOUT,
 };
+
+/* A day: longer is a mount nobody is coming back for. */
+#define FUSEX_MAX_RESTART_TIMEOUT	86400
 
 static const struct fs_parameter_spec fusex_fs_parameters[] = {
 	fsparam_u32("fd", OPT_FD),
@@ -582,6 +731,7 @@ static const struct fs_parameter_spec fusex_fs_parameters[] = {
 	fsparam_flag("allow_other", OPT_ALLOW_OTHER),
 	fsparam_u32("max_read", OPT_MAX_READ),
 	fsparam_u32("blksize", OPT_BLKSIZE),
+	fsparam_u32("restart_timeout", OPT_RESTART_TIMEOUT),
 	{}
 };
 
@@ -644,6 +794,13 @@ static int fusex_parse_param(struct fs_context *fsc,
 				       result.uint_32, PAGE_SIZE);
 		ctx->blksize = result.uint_32;
 		break;
+	case OPT_RESTART_TIMEOUT:
+		if (result.uint_32 > FUSEX_MAX_RESTART_TIMEOUT)
+			return invalfc(fsc, "restart_timeout=%u: at most %u seconds",
+				       result.uint_32,
+				       FUSEX_MAX_RESTART_TIMEOUT);
+		ctx->restart_timeout = result.uint_32;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -699,6 +856,7 @@ static int fusex_fill_super(struct super_block *sb, struct fs_context *fsc)
 	fc->allow_other = ctx->allow_other;
 	fc->max_read = ctx->max_read ? ctx->max_read : ~0U;
 	fc->blksize = ctx->blksize;
+	fc->restart_timeout = ctx->restart_timeout;
 	fc->sb = sb;
 	/* From here on fusex_kill_sb() cleans up. */
 	sb->s_fs_info = fc;
@@ -745,6 +903,21 @@ static int fusex_fill_super(struct super_block *sb, struct fs_context *fsc)
 err_fput:
 	fput(file);
 	return err;
+}
+
+static struct file_system_type fusex_fs_type;
+
+/*
+ * The connection of the fusex mount @file is on, with a reference, or
+ * NULL.  @file pins the mount, so the super block lives while it is held.
+ */
+struct fusex_conn *fusex_conn_of_file(struct file *file)
+{
+	struct super_block *sb = file_inode(file)->i_sb;
+
+	if (sb->s_type != &fusex_fs_type || !sb->s_fs_info)
+		return NULL;
+	return fusex_conn_get(get_fusex_conn_sb(sb));
 }
 
 static int fusex_get_tree(struct fs_context *fsc)

@@ -442,6 +442,8 @@ int fusex_notify(struct fusex_conn *fc, int code, size_t size,
 		return fusex_notify_store(fc, from, size);
 	case FUSE_NOTIFY_RETRIEVE:
 		return fusex_notify_retrieve(fc, from, size);
+	case FUSE_NOTIFY_RESTARTED:
+		return fusex_notify_restarted(fc, size, from);
 	default:
 		fusex_bad_reply("notification %d not supported\n", code);
 		return -EINVAL;

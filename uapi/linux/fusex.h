@@ -20,6 +20,19 @@
  *    READDIRPLUS record
  *  - opcode FUSE_LOOKUP_HANDLE
  *
+ * fusex 3 (restart, phase 1):
+ *  - mount option restart_timeout=SECONDS: the connection outlives its
+ *    device fd and waits for a new server (Documentation/restart.rst)
+ *  - device ioctl FUSEX_DEV_IOC_ATTACH (struct fusex_attach,
+ *    FUSEX_ATTACH_REPLACE)
+ *  - INIT flag FUSEX_INIT_REINIT (kernel to server, flags2 bit 31): this
+ *    INIT is sent again to a server attached to a live mount
+ *  - FUSE_UNIQUE_RESEND (bit 63 of the unique, as upstream 7.40) on
+ *    requests sent again to a new server, and FUSE_HAS_RESEND offered in
+ *    INIT on restart mounts
+ *  - notification FUSE_NOTIFY_RESTARTED (code 10) with struct
+ *    fusex_notify_restarted_out
+ *
  * Version negotiation
  * -------------------
  * The kernel sends FUSE_INIT with major FUSEX_KERNEL_VERSION and minor
@@ -37,6 +50,7 @@
 #else
 #include <stdint.h>
 #endif
+#include <linux/ioctl.h>
 
 /* Protocol version fusex speaks: FUSE 7.38, as Linux 6.1. */
 #define FUSEX_KERNEL_VERSION		7
@@ -136,5 +150,89 @@ struct fusex_lookup_handle_in {
 
 /* A name follows the handle: look it up in that directory. */
 #define FUSEX_LH_NAME			(1 << 0)
+
+/*
+ * Restart (phase 1; Documentation/restart.rst)
+ * ---------------------------------------------
+ * A mount with restart_timeout=SECONDS (not 0) does not abort when its last
+ * device fd closes: it is "detached", its requests wait for a new server
+ * for up to that long, then fail with ENOTCONN as on an aborted mount.
+ *
+ * A new server opens /dev/fusex and attaches it with FUSEX_DEV_IOC_ATTACH
+ * (or is handed a still-open device fd, which needs nothing from the
+ * kernel).  Only the mount's owner (user_id=) or CAP_SYS_ADMIN may attach.
+ * The kernel then sends INIT again with FUSEX_INIT_REINIT set in flags2 and
+ * holds every other request until the reply, which must negotiate what the
+ * first INIT did: the same major and minor, the same accepted flags, and no
+ * smaller max_write, max_pages or max_handle_sz.  A reply that differs is
+ * refused (the kernel log names what differs) and the connection is
+ * detached again, waiting for another server.
+ *
+ * Requests the old server read and did not answer are sent again to the
+ * new one with FUSE_UNIQUE_RESEND set in their unique (the reply carries
+ * the unique as read, bit included).  FORGETs queued for the old instance
+ * are dropped.  Phase 1 keeps using the old instance's nodeids: only a
+ * server whose nodeids are stable across its restarts can be restarted.
+ */
+
+/* INIT flag, kernel to server (flags2 bit 31): this is a re-INIT. */
+#define FUSEX_INIT_REINIT		(1ULL << 63)
+
+/* As upstream FUSE 7.40: the kernel may resend requests... */
+#ifndef FUSE_HAS_RESEND
+#define FUSE_HAS_RESEND			(1ULL << 39)
+#endif
+/* ...and marks them with this bit of the unique. */
+#ifndef FUSE_UNIQUE_RESEND
+#define FUSE_UNIQUE_RESEND		(1ULL << 63)
+#endif
+
+/*
+ * Notification (fuse_out_header.error == FUSE_NOTIFY_RESTARTED, unique 0):
+ * a new server instance has taken over the connection.  Accepted on restart
+ * mounts only.  In phase 1 the kernel records the instance id and counts
+ * restarts; revalidating cached inodes by handle comes in phase 2.
+ */
+#define FUSE_NOTIFY_RESTARTED		10
+
+struct fusex_notify_restarted_out {
+	/* Chosen by the server; any value. */
+	uint64_t	instance_id;
+	/* Must be zero. */
+	uint64_t	padding;
+};
+
+/* Device ioctls (FUSE_DEV_IOC_CLONE is FUSE's own, number 0). */
+#define FUSEX_DEV_IOC_MAGIC		229
+
+/*
+ * FUSEX_DEV_IOC_ATTACH: make this /dev/fusex fd (open, not yet serving a
+ * mount) the server of the mount that @mount_fd is on.
+ *   EINVAL   bad flags or reserved fields, @mount_fd not on a fusex mount,
+ *            the mount has no restart_timeout, this fd already serves one
+ *   EBADF    @mount_fd is not open
+ *   EPERM    the caller is neither the mount's owner nor CAP_SYS_ADMIN
+ *   EBUSY    a server is attached (see FUSEX_ATTACH_REPLACE), or, even
+ *            with FUSEX_ATTACH_REPLACE, has not answered the first INIT
+ *   ENOTCONN the connection has been aborted
+ */
+struct fusex_attach {
+	/* FUSEX_ATTACH_* */
+	uint32_t	flags;
+	/* Any file or directory on the mount; O_PATH is enough. */
+	int32_t		mount_fd;
+	/* Must be zero. */
+	uint64_t	reserved[3];
+};
+
+/*
+ * Attach even if a server is attached: its device fds stop serving the
+ * mount (reads get ENODEV) as if closed, and the requests it read and did
+ * not answer are sent again to the new server.
+ */
+#define FUSEX_ATTACH_REPLACE		(1U << 0)
+
+#define FUSEX_DEV_IOC_ATTACH		_IOW(FUSEX_DEV_IOC_MAGIC, 128, \
+					     struct fusex_attach)
 
 #endif /* _UAPI_LINUX_FUSEX_H */

@@ -70,7 +70,12 @@ int fx_find_exec(const char *file);
  */
 int fx_exec_server(char **argv, int devfd);
 
+/* run.c: open /dev/fusex and attach it to @mntfd's mount; fd or -errno */
+int fx_attach_dev(int mntfd, unsigned int flags);
+
 /* Subcommands */
 int mount_main(int argc, char **argv);
+int run_main(int argc, char **argv);
+int attach_main(int argc, char **argv);
 
 #endif /* FUSEXCTL_H */

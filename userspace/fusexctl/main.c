@@ -16,6 +16,10 @@ static int help_main(int argc, char **argv);
 static const struct fx_cmd fx_cmds[] = {
 	{ "mount", mount_main,
 	  "mount a FUSE filesystem on fusex (or fuse) and exec its server" },
+	{ "run", run_main,
+	  "mount on fusex and run its server, restarting it when it dies" },
+	{ "attach", attach_main,
+	  "attach a new server to a live restart mount and exec it" },
 	{ "help", help_main,
 	  "list the subcommands, or show one subcommand's help" },
 };
