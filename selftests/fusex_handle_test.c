@@ -31,8 +31,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,14 +38,12 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <linux/fuse.h>
 
-#include "fusex_util.h"
+#include "fusex_raw.h"
 #include "../uapi/linux/fusex.h"
 
 /* File handle types fusex gives (kmod/handle.c). */
@@ -60,23 +56,10 @@ struct fh_buf {
 	unsigned char bytes[128];
 };
 
-/*
- * Evict what nobody uses.  Recently used dentries survive one pass of the
- * shrinker (DCACHE_REFERENCED), so make a few.
- */
+/* Evict what nobody uses. */
 static int drop_caches(void)
 {
-	int fd, ret = 0, i;
-
-	sync();
-	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	for (i = 0; i < 3 && !ret; i++)
-		if (pwrite(fd, "3", 1, 0) != 1)
-			ret = -errno;
-	close(fd);
-	return ret;
+	return fx_drop_caches(0);
 }
 
 /* name_to_handle_at(): 0 or -errno. */
@@ -696,20 +679,13 @@ enum rspoil {
 };
 
 struct rsrv {
-	int fd;
-	int stop[2];
-	char mnt[64];
+	struct fx_raw r;
 	enum rspoil spoil;
 	/* Entries and attributes valid for a day, not 0 s. */
 	bool long_valid;
-	pthread_t thread;
-	bool running;
-	atomic_int write_err;		/* of the last spoiled reply */
-	atomic_int spoiled;
 	atomic_int file_lookups;	/* LOOKUPs of "file" */
 	atomic_int lh_root;		/* LOOKUP_HANDLEs of size 0, nodeid 1 */
 	atomic_int lh_found;		/* LOOKUP_HANDLEs answered honestly */
-	char *buf;
 };
 
 static void rhandle(uint64_t nodeid, unsigned char h[RHANDLE_SZ])
@@ -739,19 +715,13 @@ static uint64_t rnodeid_of(const unsigned char *h, size_t size)
 static int rsend(struct rsrv *s, uint64_t unique, int error,
 		 const void *data, size_t len)
 {
-	struct fuse_out_header oh = {
-		.len = sizeof(oh) + len, .error = error, .unique = unique,
-	};
-	struct iovec iov[2] = { { &oh, sizeof(oh) }, { (void *)data, len } };
-
-	return writev(s->fd, iov, len ? 2 : 1) < 0 ? -errno : 0;
+	return fx_raw_send(&s->r, unique, error, data, len, 0);
 }
 
 static void rsend_spoiled(struct rsrv *s, uint64_t unique, int error,
 			  const void *data, size_t len)
 {
-	atomic_store(&s->write_err, rsend(s, unique, error, data, len));
-	atomic_fetch_add(&s->spoiled, 1);
+	fx_raw_send_spoiled(&s->r, unique, error, data, len, 0);
 }
 
 static void rfill_entry(struct rsrv *s, struct fuse_entry_out *e,
@@ -902,7 +872,7 @@ static void rdo_lookup_handle(struct rsrv *s, struct fuse_in_header *ih)
 	case R_LH_OTHER:
 		/* Honest about the directory, but that was not asked. */
 		rentry(s, ih->unique, R_DIR, R_HONEST);
-		atomic_fetch_add(&s->spoiled, 1);
+		atomic_fetch_add(&s->r.spoiled, 1);
 		return;
 	case R_LH_NO_HANDLE:
 		rentry(s, ih->unique, nodeid, R_LH_NO_HANDLE);
@@ -983,9 +953,9 @@ static void rdo_read(struct rsrv *s, struct fuse_in_header *ih,
 	rsend(s, ih->unique, 0, data, n);
 }
 
-static void rhandle_req(struct rsrv *s, struct fuse_in_header *ih)
+static void rhandle_req(struct fx_raw *r, struct fuse_in_header *ih)
 {
-	struct fuse_open_out oo = { .fh = 1 };
+	struct rsrv *s = fx_container_of(r, struct rsrv, r);
 	struct fuse_attr_out ao = { 0 };
 	struct fuse_entry_out e;
 	void *arg = ih + 1;
@@ -1006,59 +976,16 @@ static void rhandle_req(struct rsrv *s, struct fuse_in_header *ih)
 		ao.attr_valid = e.attr_valid;
 		rsend(s, ih->unique, 0, &ao, sizeof(ao));
 		break;
-	case FUSE_OPEN:
-	case FUSE_OPENDIR:
-		rsend(s, ih->unique, 0, &oo, sizeof(oo));
-		break;
 	case FUSE_READ:
 		rdo_read(s, ih, arg);
 		break;
 	case FUSE_READDIRPLUS:
 		rdo_readdirplus(s, ih, arg);
 		break;
-	case FUSE_FORGET:
-	case FUSE_BATCH_FORGET:
-	case FUSE_INTERRUPT:
-		break;
-	case FUSE_FLUSH:
-	case FUSE_RELEASE:
-	case FUSE_RELEASEDIR:
-	case FUSE_DESTROY:
-		rsend(s, ih->unique, 0, NULL, 0);
-		break;
 	default:
-		rsend(s, ih->unique, -ENOSYS, NULL, 0);
+		fx_raw_default(r, ih);
 		break;
 	}
-}
-
-static void *rserver(void *arg)
-{
-	struct rsrv *s = arg;
-	struct pollfd p[2] = {
-		{ .fd = s->fd, .events = POLLIN },
-		{ .fd = s->stop[0], .events = POLLIN },
-	};
-	ssize_t n;
-	int r;
-
-	for (;;) {
-		r = poll(p, 2, 3000);
-		if (r < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (!(p[0].revents & POLLIN))
-			continue;
-		n = read(s->fd, s->buf, RBUFSZ);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN ||
-			      errno == ENOENT))
-			continue;
-		if (n < (ssize_t)sizeof(struct fuse_in_header))
-			break;
-		rhandle_req(s, (void *)s->buf);
-	}
-	return NULL;
 }
 
 FIXTURE(rawh) {
@@ -1070,91 +997,35 @@ FIXTURE(rawh) {
 FIXTURE_SETUP(rawh)
 {
 	self->mfd = -1;
-	self->s.fd = -1;
-	self->s.stop[0] = self->s.stop[1] = -1;
-	if (access("/dev/fusex", F_OK))
-		SKIP(return, "/dev/fusex is missing (module not loaded)");
-	self->s.buf = malloc(RBUFSZ);
-	ASSERT_NE(NULL, self->s.buf);
-	strcpy(self->s.mnt, "/tmp/fusex-rawh.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->s.mnt));
-	ASSERT_EQ(0, pipe2(self->s.stop, O_CLOEXEC));
-	self->s.fd = open("/dev/fusex", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	ASSERT_LE(0, self->s.fd);
+	fx_raw_setup(_metadata, &self->s.r, "/tmp/fusex-rawh.XXXXXX", RBUFSZ);
 }
 
 FIXTURE_TEARDOWN(rawh)
 {
 	if (self->mfd >= 0)
 		close(self->mfd);
-	if (self->s.running) {
-		write(self->s.stop[1], "x", 1);
-		pthread_join(self->s.thread, NULL);
-	}
-	if (self->s.fd >= 0)
-		close(self->s.fd);
-	if (self->s.mnt[0]) {
-		umount2(self->s.mnt, MNT_DETACH);
-		rmdir(self->s.mnt);
-	}
-	if (self->s.stop[0] >= 0) {
-		close(self->s.stop[0]);
-		close(self->s.stop[1]);
-	}
-	free(self->s.buf);
+	fx_raw_teardown(&self->s.r);
 }
 
 static int rstart(FIXTURE_DATA(rawh) *self, enum rspoil spoil,
 		  bool long_valid)
 {
 	struct rsrv *s = &self->s;
-	char opts[128];
 
 	s->spoil = spoil;
 	s->long_valid = long_valid;
-	snprintf(opts, sizeof(opts),
-		 "fd=%d,rootmode=40000,user_id=0,group_id=0", s->fd);
-	if (mount("fusex", s->mnt, "fusex", 0, opts))
-		return -errno;
-	if (pthread_create(&s->thread, NULL, rserver, s))
-		return -EAGAIN;
-	s->running = true;
-	return 0;
+	s->r.handle = rhandle_req;
+	return fx_raw_start(&s->r);
 }
 
 #define RPATH(name) (snprintf(self->path, sizeof(self->path), "%s/%s", \
-			      self->s.mnt, (name)), self->path)
+			      self->s.r.mnt, (name)), self->path)
 
 /* After a spoiled reply, the honest server is served as before. */
 static bool rstill_works(FIXTURE_DATA(rawh) *self)
 {
-	char buf[256];
-	struct stat st;
-	ssize_t n;
-	int fd;
-
 	self->s.spoil = R_HONEST;
-	if (stat(RPATH("dir"), &st) || !S_ISDIR(st.st_mode))
-		return false;
-	fd = open(RPATH("file"), O_RDONLY);
-	if (fd < 0)
-		return false;
-	n = pread(fd, buf, sizeof(buf), 0);
-	close(fd);
-	return n == RFILE_SIZE && buf[0] == 'x';
-}
-
-static int rspoiled(struct rsrv *s, int want)
-{
-	int i, n = 0;
-
-	for (i = 0; i < 500; i++) {
-		n = atomic_load(&s->spoiled);
-		if (n >= want)
-			break;
-		fx_msleep(10);
-	}
-	return n;
+	return fx_raw_still_works(self->s.r.mnt, RFILE_SIZE);
 }
 
 /* The file handle name_to_handle_at() gives is the server's handle. */
@@ -1190,12 +1061,12 @@ TEST_F_TIMEOUT(rawh, honest, FX_TIMEOUT)
 	for (i = 0; i < 100 && !atomic_load(&self->s.lh_root); i++)
 		fx_msleep(10);
 	EXPECT_EQ(1, atomic_load(&self->s.lh_root));
-	ASSERT_EQ(0, get_fh(self->s.mnt, &b, 0));
+	ASSERT_EQ(0, get_fh(self->s.r.mnt, &b, 0));
 	expect_raw_fh(_metadata, &b, R_ROOT);
 
 	ASSERT_EQ(0, get_fh(RPATH("file"), &b, 0));
 	expect_raw_fh(_metadata, &b, R_FILE);
-	self->mfd = open(self->s.mnt, O_RDONLY | O_DIRECTORY);
+	self->mfd = open(self->s.r.mnt, O_RDONLY | O_DIRECTORY);
 	ASSERT_LE(0, self->mfd);
 	ASSERT_EQ(0, drop_caches());
 	fd = open_fh(self->mfd, &b, O_RDONLY);
@@ -1203,7 +1074,7 @@ TEST_F_TIMEOUT(rawh, honest, FX_TIMEOUT)
 	EXPECT_EQ(1, atomic_load(&self->s.lh_found));
 	EXPECT_EQ(RFILE_SIZE, pread(fd, buf, sizeof(buf), 0));
 	close(fd);
-	EXPECT_EQ(0, atomic_load(&self->s.spoiled));
+	EXPECT_EQ(0, atomic_load(&self->s.r.spoiled));
 }
 
 /* Honest READDIRPLUS: its records' handles, with no LOOKUP. */
@@ -1216,7 +1087,7 @@ TEST_F_TIMEOUT(rawh, honest_readdirplus, FX_TIMEOUT)
 
 	FX_RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, rstart(self, R_HONEST, true));
-	d = opendir(self->s.mnt);
+	d = opendir(self->s.r.mnt);
 	ASSERT_NE(NULL, d);
 	while ((de = readdir(d)))
 		n++;
@@ -1239,8 +1110,8 @@ static void rlookup_eio(struct __test_metadata *_metadata,
 	errno = 0;
 	EXPECT_EQ(-1, stat(RPATH("file"), &st));
 	EXPECT_EQ(EIO, errno);
-	EXPECT_LE(1, rspoiled(&self->s, 1));
-	EXPECT_EQ(einval ? -EINVAL : 0, atomic_load(&self->s.write_err));
+	EXPECT_LE(1, fx_raw_spoiled(&self->s.r, 1));
+	EXPECT_EQ(einval ? -EINVAL : 0, atomic_load(&self->s.r.write_err));
 	EXPECT_TRUE(rstill_works(self));
 }
 
@@ -1288,49 +1159,31 @@ TEST_F_TIMEOUT(rawh, handle_changes, FX_TIMEOUT)
 	errno = 0;
 	EXPECT_EQ(-1, stat(RPATH("file"), &st));
 	EXPECT_EQ(EIO, errno);
-	EXPECT_LE(1, rspoiled(&self->s, 1));
+	EXPECT_LE(1, fx_raw_spoiled(&self->s.r, 1));
 	/* The inode keeps its first handle. */
 	EXPECT_EQ(0, fstat(fd, &st));
 	close(fd);
 	EXPECT_TRUE(rstill_works(self));
 }
 
-static long rlist(const char *path)
-{
-	char buf[8192];
-	long n, err = 0;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
-		if (n < 0)
-			err = -errno;
-	} while (n > 0);
-	close(fd);
-	return err;
-}
-
 TEST_F_TIMEOUT(rawh, readdirplus_handle_missing, FX_TIMEOUT)
 {
 	FX_RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, rstart(self, R_PLUS_MISSING, false));
-	EXPECT_EQ(-EIO, rlist(self->s.mnt));
-	EXPECT_LE(1, rspoiled(&self->s, 1));
+	EXPECT_EQ(-EIO, fx_list_dir(self->s.r.mnt));
+	EXPECT_LE(1, fx_raw_spoiled(&self->s.r, 1));
 	EXPECT_TRUE(rstill_works(self));
-	EXPECT_EQ(0, rlist(self->s.mnt));
+	EXPECT_EQ(0, fx_list_dir(self->s.r.mnt));
 }
 
 TEST_F_TIMEOUT(rawh, readdirplus_handle_oversized, FX_TIMEOUT)
 {
 	FX_RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, rstart(self, R_PLUS_OVERSIZED, false));
-	EXPECT_EQ(-EIO, rlist(self->s.mnt));
-	EXPECT_LE(1, rspoiled(&self->s, 1));
+	EXPECT_EQ(-EIO, fx_list_dir(self->s.r.mnt));
+	EXPECT_LE(1, fx_raw_spoiled(&self->s.r, 1));
 	EXPECT_TRUE(rstill_works(self));
-	EXPECT_EQ(0, rlist(self->s.mnt));
+	EXPECT_EQ(0, fx_list_dir(self->s.r.mnt));
 }
 
 /*
@@ -1350,12 +1203,12 @@ static void rlh_spoiled(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, stat(RPATH("file"), &st));
 	ASSERT_EQ(0, get_fh(RPATH("file"), &b, 0));
 	expect_raw_fh(_metadata, &b, R_FILE);
-	self->mfd = open(self->s.mnt, O_RDONLY | O_DIRECTORY);
+	self->mfd = open(self->s.r.mnt, O_RDONLY | O_DIRECTORY);
 	ASSERT_LE(0, self->mfd);
 	ASSERT_EQ(0, drop_caches());
 	self->s.spoil = spoil;
 	EXPECT_EQ(-ESTALE, open_fh(self->mfd, &b, O_RDONLY));
-	EXPECT_LE(1, rspoiled(&self->s, 1));
+	EXPECT_LE(1, fx_raw_spoiled(&self->s.r, 1));
 	EXPECT_TRUE(rstill_works(self));
 	ASSERT_EQ(0, drop_caches());
 	fd = open_fh(self->mfd, &b, O_RDONLY);
@@ -1393,7 +1246,7 @@ TEST_F_TIMEOUT(rawh, lookup_handle_unknown, FX_TIMEOUT)
 	ASSERT_EQ(0, stat(RPATH("file"), &st));
 	ASSERT_EQ(0, get_fh(RPATH("file"), &b, 0));
 	b.bytes[4] ^= 0xff;
-	self->mfd = open(self->s.mnt, O_RDONLY | O_DIRECTORY);
+	self->mfd = open(self->s.r.mnt, O_RDONLY | O_DIRECTORY);
 	ASSERT_LE(0, self->mfd);
 	EXPECT_EQ(-ESTALE, open_fh(self->mfd, &b, O_RDONLY));
 	/* Larger than max_handle_sz: refused before asking the server. */
@@ -1411,7 +1264,7 @@ static void rinit_refused(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, rstart(self, spoil, false));
 	EXPECT_EQ(-1, stat(RPATH("file"), &st));
 	EXPECT_EQ(ECONNREFUSED, errno);
-	EXPECT_EQ(1, rspoiled(&self->s, 1));
+	EXPECT_EQ(1, fx_raw_spoiled(&self->s.r, 1));
 }
 
 TEST_F_TIMEOUT(rawh, init_max_handle_zero, FX_TIMEOUT)

@@ -21,7 +21,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -30,13 +29,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <linux/fuse.h>
 
-#include "fusex_util.h"
+#include "fusex_raw.h"
 
 #define BUFSZ ((1 << 20) + 4096)
 #define FILE_SIZE 100
@@ -77,44 +74,24 @@ enum spoil {
 };
 
 struct hsrv {
-	int fd;
-	int stop[2];
-	char mnt[64];
+	struct fx_raw r;
 	enum spoil spoil;
 	bool plus;			/* offer READDIRPLUS in INIT */
-	pthread_t thread;
-	bool running;
-	/* What writing the spoiled reply returned (0 or -errno). */
-	atomic_int write_err;
-	atomic_int spoiled;		/* how many replies were spoiled */
 	atomic_int odd_lookups;		/* LOOKUPs of "odd" */
 	/* SWAPPED: the first of the two requests, held back */
 	char *held;
-	char *buf;
 };
 
 static int send_reply(struct hsrv *s, uint64_t unique, int error,
 		      const void *data, size_t len, int len_adjust)
 {
-	struct fuse_out_header oh = {
-		.len = sizeof(oh) + len + len_adjust,
-		.error = error,
-		.unique = unique,
-	};
-	struct iovec iov[2] = {
-		{ &oh, sizeof(oh) }, { (void *)data, len },
-	};
-
-	return writev(s->fd, iov, len ? 2 : 1) < 0 ? -errno : 0;
+	return fx_raw_send(&s->r, unique, error, data, len, len_adjust);
 }
 
-/* Send a reply that is spoiled, and remember what the kernel said. */
 static void send_spoiled(struct hsrv *s, uint64_t unique, int error,
 			 const void *data, size_t len, int len_adjust)
 {
-	atomic_store(&s->write_err,
-		     send_reply(s, unique, error, data, len, len_adjust));
-	atomic_fetch_add(&s->spoiled, 1);
+	fx_raw_send_spoiled(&s->r, unique, error, data, len, len_adjust);
 }
 
 static void fill_attr(struct fuse_attr *a, uint64_t ino)
@@ -280,7 +257,7 @@ static void do_getattr(struct hsrv *s, struct fuse_in_header *ih)
 		send_spoiled(s, ih->unique, -ENOENT, big, 8, 0);
 		return;
 	case UNKNOWN_UNIQUE:
-		if (!atomic_load(&s->spoiled)) {
+		if (!atomic_load(&s->r.spoiled)) {
 			send_spoiled(s, ih->unique + 1000, 0, &ao,
 				     sizeof(ao), 0);
 			/* ...and then the real answer: the caller is fine. */
@@ -494,10 +471,10 @@ static void do_write(struct hsrv *s, struct fuse_in_header *ih,
 	}
 }
 
-static void handle(struct hsrv *s, struct fuse_in_header *ih)
+static void handle(struct fx_raw *r, struct fuse_in_header *ih)
 {
+	struct hsrv *s = fx_container_of(r, struct hsrv, r);
 	void *arg = ih + 1;
-	struct fuse_open_out oo = { .fh = 1 };
 	struct fuse_statfs_out so = { .st = { .bsize = 4096, .namelen = 255 } };
 	struct fuse_attr_out ao = { 0 };
 
@@ -510,10 +487,6 @@ static void handle(struct hsrv *s, struct fuse_in_header *ih)
 		break;
 	case FUSE_GETATTR:
 		do_getattr(s, ih);
-		break;
-	case FUSE_OPEN:
-	case FUSE_OPENDIR:
-		send_reply(s, ih->unique, 0, &oo, sizeof(oo), 0);
 		break;
 	case FUSE_READ:
 		do_read(s, ih, arg);
@@ -547,58 +520,26 @@ static void handle(struct hsrv *s, struct fuse_in_header *ih)
 		fill_attr(&ao.attr, ih->nodeid);
 		send_reply(s, ih->unique, 0, &ao, sizeof(ao), 0);
 		break;
-	case FUSE_FORGET:
-	case FUSE_BATCH_FORGET:
-	case FUSE_INTERRUPT:
-		break;
-	case FUSE_FLUSH:
-	case FUSE_RELEASE:
-	case FUSE_RELEASEDIR:
 	case FUSE_FSYNC:
-	case FUSE_DESTROY:
 		send_reply(s, ih->unique, 0, NULL, 0, 0);
 		break;
 	default:
-		send_reply(s, ih->unique, -ENOSYS, NULL, 0, 0);
+		fx_raw_default(r, ih);
 		break;
 	}
 }
 
-static void *server(void *arg)
+/* SWAPPED: the partner never came; answer honestly. */
+static void idle(struct fx_raw *r)
 {
-	struct hsrv *s = arg;
-	struct pollfd p[2] = {
-		{ .fd = s->fd, .events = POLLIN },
-		{ .fd = s->stop[0], .events = POLLIN },
-	};
-	ssize_t n;
-
+	struct hsrv *s = fx_container_of(r, struct hsrv, r);
 	struct fuse_in_header *held = (void *)s->held;
-	int r;
 
-	for (;;) {
-		r = poll(p, 2, 3000);
-		if (r < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (!r && held->unique) {
-			/* SWAPPED: the partner never came; answer honestly. */
-			s->spoil = HONEST;
-			handle(s, held);
-			held->unique = 0;
-		}
-		if (!(p[0].revents & POLLIN))
-			continue;
-		n = read(s->fd, s->buf, BUFSZ);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN ||
-			      errno == ENOENT))
-			continue;
-		if (n < (ssize_t)sizeof(struct fuse_in_header))
-			break;
-		handle(s, (void *)s->buf);
+	if (held->unique) {
+		s->spoil = HONEST;
+		handle(r, held);
+		held->unique = 0;
 	}
-	return NULL;
 }
 
 FIXTURE(hostile) {
@@ -608,56 +549,26 @@ FIXTURE(hostile) {
 
 FIXTURE_SETUP(hostile)
 {
-	self->s.fd = -1;
-	self->s.stop[0] = self->s.stop[1] = -1;
-	if (access("/dev/fusex", F_OK))
-		SKIP(return, "/dev/fusex is missing (module not loaded)");
-	self->s.buf = malloc(BUFSZ);
+	fx_raw_setup(_metadata, &self->s.r, "/tmp/fusex-hostile.XXXXXX",
+		     BUFSZ);
+	FX_RETURN_IF_SKIPPED();
 	self->s.held = calloc(1, 4096);
-	ASSERT_NE(NULL, self->s.buf);
 	ASSERT_NE(NULL, self->s.held);
-	strcpy(self->s.mnt, "/tmp/fusex-hostile.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->s.mnt));
-	ASSERT_EQ(0, pipe2(self->s.stop, O_CLOEXEC));
-	self->s.fd = open("/dev/fusex", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	ASSERT_LE(0, self->s.fd);
 }
 
 FIXTURE_TEARDOWN(hostile)
 {
-	/* The server goes first, so nobody waits for it at unmount. */
-	if (self->s.running) {
-		write(self->s.stop[1], "x", 1);
-		pthread_join(self->s.thread, NULL);
-	}
-	if (self->s.fd >= 0)
-		close(self->s.fd);
-	if (self->s.mnt[0]) {
-		umount2(self->s.mnt, MNT_DETACH);
-		rmdir(self->s.mnt);
-	}
-	if (self->s.stop[0] >= 0) {
-		close(self->s.stop[0]);
-		close(self->s.stop[1]);
-	}
-	free(self->s.buf);
+	fx_raw_teardown(&self->s.r);
 	free(self->s.held);
 }
 
 static int start(struct hsrv *s, enum spoil spoil, bool plus)
 {
-	char opts[128];
-
 	s->spoil = spoil;
 	s->plus = plus;
-	snprintf(opts, sizeof(opts),
-		 "fd=%d,rootmode=40000,user_id=0,group_id=0", s->fd);
-	if (mount("fusex", s->mnt, "fusex", 0, opts))
-		return -errno;
-	if (pthread_create(&s->thread, NULL, server, s))
-		return -EAGAIN;
-	s->running = true;
-	return 0;
+	s->r.handle = handle;
+	s->r.idle = idle;
+	return fx_raw_start(&s->r);
 }
 
 /*
@@ -666,55 +577,24 @@ static int start(struct hsrv *s, enum spoil spoil, bool plus)
  */
 static bool still_works(struct hsrv *s)
 {
-	char path[128], buf[256];
-	struct stat st;
-	ssize_t n;
-	int fd;
-
 	s->spoil = HONEST;
-	snprintf(path, sizeof(path), "%s/dir", s->mnt);
-	if (stat(path, &st) || !S_ISDIR(st.st_mode))
-		return false;
-	snprintf(path, sizeof(path), "%s/file", s->mnt);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return false;
-	n = pread(fd, buf, sizeof(buf), 0);
-	close(fd);
-	return n == FILE_SIZE && buf[0] == 'x';
+	return fx_raw_still_works(s->r.mnt, FILE_SIZE);
 }
 
 #define PATH(name) (snprintf(self->path, sizeof(self->path), "%s/%s", \
-			     self->s.mnt, (name)), self->path)
-
-/*
- * How many spoiled replies the server has sent.  The caller can wake up
- * before the server thread counts its write: give it a moment.
- */
-static int spoiled(struct hsrv *s, int want)
-{
-	int i, n = 0;
-
-	for (i = 0; i < 500; i++) {
-		n = atomic_load(&s->spoiled);
-		if (n >= want)
-			break;
-		fx_msleep(10);
-	}
-	return n;
-}
+			     self->s.r.mnt, (name)), self->path)
 
 /* A spoiled reply the kernel took apart: the caller sees EIO. */
 #define EXPECT_CALLER_EIO(call) do {					\
 	errno = 0;							\
 	EXPECT_EQ(-1, (long)(call));					\
 	EXPECT_EQ(EIO, errno);						\
-	EXPECT_LE(1, spoiled(&self->s, 1));				\
+	EXPECT_LE(1, fx_raw_spoiled(&self->s.r, 1));			\
 } while (0)
 
 /* A reply that could not even be parsed: the server's write fails too. */
 #define EXPECT_WRITE_EINVAL() \
-	EXPECT_EQ(-EINVAL, atomic_load(&self->s.write_err))
+	EXPECT_EQ(-EINVAL, atomic_load(&self->s.r.write_err))
 
 static void stat_file_eio(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(hostile) *self, enum spoil spoil,
@@ -724,7 +604,7 @@ static void stat_file_eio(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, start(&self->s, spoil, false));
 	EXPECT_CALLER_EIO(stat(PATH("file"), &st));
-	EXPECT_EQ(einval ? -EINVAL : 0, atomic_load(&self->s.write_err));
+	EXPECT_EQ(einval ? -EINVAL : 0, atomic_load(&self->s.r.write_err));
 	EXPECT_TRUE(still_works(&self->s));
 }
 
@@ -797,8 +677,8 @@ TEST_F_TIMEOUT(hostile, unknown_unique, FX_TIMEOUT)
 	/* The stray reply is refused; the real one still reaches the caller. */
 	EXPECT_EQ(0, stat(PATH("file"), &st));
 	EXPECT_EQ(FILE_SIZE, st.st_size);
-	EXPECT_EQ(1, spoiled(&self->s, 1));
-	EXPECT_EQ(-ENOENT, atomic_load(&self->s.write_err));
+	EXPECT_EQ(1, fx_raw_spoiled(&self->s.r, 1));
+	EXPECT_EQ(-ENOENT, atomic_load(&self->s.r.write_err));
 	EXPECT_TRUE(still_works(&self->s));
 }
 
@@ -835,7 +715,7 @@ TEST_F_TIMEOUT(hostile, swapped_uniques, FX_TIMEOUT)
 	/* GETATTR got 16 bytes, GETXATTR 104: neither fits, both fail. */
 	EXPECT_EQ(EIO, a.err);
 	EXPECT_EQ(EIO, b.err);
-	EXPECT_EQ(2, spoiled(&self->s, 2));
+	EXPECT_EQ(2, fx_raw_spoiled(&self->s.r, 2));
 	EXPECT_WRITE_EINVAL();
 	EXPECT_TRUE(still_works(&self->s));
 }
@@ -857,35 +737,16 @@ TEST_F_TIMEOUT(hostile, live_inode_changes_type, FX_TIMEOUT)
 	EXPECT_TRUE(still_works(&self->s));
 }
 
-/* getdents64 through the raw syscall: readdir(3) would hide the error. */
-static long list_dir(const char *path)
-{
-	char buf[8192];
-	long n, err = 0;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
-		if (n < 0)
-			err = -errno;
-	} while (n > 0);
-	close(fd);
-	return err;
-}
-
 static void readdir_eio(struct __test_metadata *_metadata,
 			FIXTURE_DATA(hostile) *self, enum spoil spoil,
 			bool plus, bool einval)
 {
 	ASSERT_EQ(0, start(&self->s, spoil, plus));
-	EXPECT_EQ(-EIO, list_dir(self->s.mnt));
-	EXPECT_LE(1, spoiled(&self->s, 1));
-	EXPECT_EQ(einval ? -EINVAL : 0, atomic_load(&self->s.write_err));
+	EXPECT_EQ(-EIO, fx_list_dir(self->s.r.mnt));
+	EXPECT_LE(1, fx_raw_spoiled(&self->s.r, 1));
+	EXPECT_EQ(einval ? -EINVAL : 0, atomic_load(&self->s.r.write_err));
 	EXPECT_TRUE(still_works(&self->s));
-	EXPECT_EQ(0, list_dir(self->s.mnt));
+	EXPECT_EQ(0, fx_list_dir(self->s.r.mnt));
 }
 
 TEST_F_TIMEOUT(hostile, readdir_record_overruns, FX_TIMEOUT)
@@ -935,8 +796,8 @@ TEST_F_TIMEOUT(hostile, readdirplus_impossible_entry, FX_TIMEOUT)
 
 	FX_RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, start(&self->s, DIRENTPLUS_BAD_TYPE, true));
-	EXPECT_EQ(0, list_dir(self->s.mnt));
-	EXPECT_EQ(1, spoiled(&self->s, 1));
+	EXPECT_EQ(0, fx_list_dir(self->s.r.mnt));
+	EXPECT_EQ(1, fx_raw_spoiled(&self->s.r, 1));
 	EXPECT_EQ(0, atomic_load(&self->s.odd_lookups));
 	ASSERT_EQ(0, stat(PATH("odd"), &st));
 	EXPECT_TRUE(S_ISREG(st.st_mode));
@@ -1025,13 +886,13 @@ static void init_refused(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, start(&self->s, spoil, false));
 	/* The connection is refused for good: every request, every time. */
 	for (i = 0; i < 2; i++) {
-		EXPECT_EQ(-1, stat(self->s.mnt, &st));
+		EXPECT_EQ(-1, stat(self->s.r.mnt, &st));
 		EXPECT_EQ(ECONNREFUSED, errno);
 		EXPECT_EQ(-1, stat(PATH("file"), &st));
 		EXPECT_EQ(ECONNREFUSED, errno);
 	}
-	EXPECT_EQ(1, spoiled(&self->s, 1));
-	EXPECT_EQ(einval ? -EINVAL : 0, atomic_load(&self->s.write_err));
+	EXPECT_EQ(1, fx_raw_spoiled(&self->s.r, 1));
+	EXPECT_EQ(einval ? -EINVAL : 0, atomic_load(&self->s.r.write_err));
 }
 
 TEST_F_TIMEOUT(hostile, init_other_major, FX_TIMEOUT)

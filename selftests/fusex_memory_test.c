@@ -129,22 +129,10 @@ static void __attribute__((destructor)) tree_cleanup(void)
 	}
 }
 
+/* Dentries and inodes are freed after an RCU grace period: wait 1 s. */
 static int drop_caches(void)
 {
-	int fd, ret = 0, i;
-
-	sync();
-	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	/* Recently used dentries survive one pass (DCACHE_REFERENCED). */
-	for (i = 0; i < 3 && !ret; i++)
-		if (pwrite(fd, "3", 1, 0) != 1)
-			ret = -errno;
-	close(fd);
-	/* Dentries and inodes are freed after an RCU grace period. */
-	fx_msleep(1000);
-	return ret;
+	return fx_drop_caches(1000);
 }
 
 /*

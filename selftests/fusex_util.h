@@ -146,6 +146,29 @@ static inline int fx_wait_exit(pid_t pid, int ms)
 	}
 }
 
+/*
+ * sync, then evict what nobody uses: page cache, dentries, inodes.
+ * Recently used dentries survive one pass of the shrinker
+ * (DCACHE_REFERENCED), so make a few.  Then wait @settle_ms, if asked:
+ * dentries and inodes are freed after an RCU grace period.  0 or -errno.
+ */
+static inline int fx_drop_caches(int settle_ms)
+{
+	int fd, ret = 0, i;
+
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < 3 && !ret; i++)
+		if (pwrite(fd, "3", 1, 0) != 1)
+			ret = -errno;
+	close(fd);
+	if (settle_ms)
+		fx_msleep(settle_ms);
+	return ret;
+}
+
 /* A server mounted through fusexctl: fusexctl execs into it, same pid. */
 struct fx_server {
 	pid_t pid;		/* 0 once reaped */
