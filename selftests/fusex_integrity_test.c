@@ -1076,9 +1076,9 @@ TEST_F_TIMEOUT(integrity, stress_tree, FX_TIMEOUT)
 
 /*
  * stress-ng's filesystem stressors, all at once, one instance each, each
- * for a fixed number of operations and with its own verification where it
- * has one: every stressor must finish without a failure, on fuse and on
- * fusex alike.  The list is the filesystem class minus what needs more
+ * for 50 operations or 20 seconds, whichever ends first, with its own
+ * verification where it has one: every stressor must finish without a
+ * failure, on fuse and on fusex alike.  The list is the filesystem class minus what needs more
  * than a FUSE mount gives (bind mounts, fanotify, chattr, verity, leases,
  * inode flags, FIEMAP, dnotify) and "access" (as root it expects
  * access(X_OK) to fail on a file without x bits; FUSE without
@@ -1098,7 +1098,7 @@ TEST_F_TIMEOUT(integrity, stress_ng, FX_TIMEOUT)
 	};
 	enum { NR = sizeof(stressors) / sizeof(stressors[0]) };
 	char dir[PATH_MAX], opt[NR][32], ops[NR][40], *out, *line;
-	const char *argv[8 + 4 * NR];
+	const char *argv[12 + 4 * NR];
 	int argc = 0, status;
 	size_t i;
 
@@ -1111,8 +1111,14 @@ TEST_F_TIMEOUT(integrity, stress_ng, FX_TIMEOUT)
 	argv[argc++] = "--temp-path";
 	argv[argc++] = dir;
 	argv[argc++] = "--verify";
+	/* Each stops at its ops or at this, whichever comes first */
 	argv[argc++] = "--timeout";
-	argv[argc++] = "150";
+	argv[argc++] = "20";
+	/* Sizes for a VM: hdd would write 1 GiB */
+	argv[argc++] = "--hdd-bytes";
+	argv[argc++] = "8M";
+	argv[argc++] = "--fallocate-bytes";
+	argv[argc++] = "4M";
 	/* --NAME 1 --NAME-ops 50, for each */
 	for (i = 0; i < NR; i++) {
 		snprintf(opt[i], sizeof(opt[i]), "--%s", stressors[i]);
