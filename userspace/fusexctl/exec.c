@@ -84,3 +84,23 @@ int fx_exec_server(char **argv, int devfd)
 	free(nargv);
 	return -flags;
 }
+
+int fx_parse_mnt_server(int argc, char **argv, int optind, const char *cmd,
+			const char **dir, char ***server)
+{
+	if (optind >= argc) {
+		fx_err("missing MOUNTPOINT (see 'fusexctl help %s')", cmd);
+		return -1;
+	}
+	*dir = argv[optind++];
+	if (optind >= argc || strcmp(argv[optind], "--")) {
+		fx_err("expected '--' after MOUNTPOINT, then SERVER [ARGS...]");
+		return -1;
+	}
+	*server = argv + optind + 1;
+	if (!(*server)[0]) {
+		fx_err("missing SERVER after '--'");
+		return -1;
+	}
+	return 0;
+}

@@ -69,6 +69,13 @@ int fx_find_exec(const char *file);
  * across the exec.  Returns only on failure, with -errno.
  */
 int fx_exec_server(char **argv, int devfd);
+/*
+ * The rest of a command line "MOUNTPOINT -- SERVER [ARGS...]" from
+ * argv[@optind]: 0 with @dir and @server set, or -1 after saying what is
+ * missing (@cmd names the help page).
+ */
+int fx_parse_mnt_server(int argc, char **argv, int optind, const char *cmd,
+			const char **dir, char ***server);
 
 /* run.c: open /dev/fusex and attach it to @mntfd's mount; fd or -errno */
 int fx_attach_dev(int mntfd, unsigned int flags);

@@ -78,20 +78,8 @@ int mount_main(int argc, char **argv)
 		fx_err("unknown type '%s' (fusex or fuse)", type);
 		return FX_EXIT_USAGE;
 	}
-	if (optind >= argc) {
-		fx_err("missing MOUNTPOINT (see 'fusexctl help mount')");
+	if (fx_parse_mnt_server(argc, argv, optind, "mount", &dir, &server))
 		return FX_EXIT_USAGE;
-	}
-	dir = argv[optind++];
-	if (optind >= argc || strcmp(argv[optind], "--")) {
-		fx_err("expected '--' after MOUNTPOINT, then SERVER [ARGS...]");
-		return FX_EXIT_USAGE;
-	}
-	server = argv + optind + 1;
-	if (!server[0]) {
-		fx_err("missing SERVER after '--'");
-		return FX_EXIT_USAGE;
-	}
 
 	fx_mnt_init(&m, type, dir);
 	for (i = 0; i < nopts; i++)

@@ -289,20 +289,8 @@ int run_main(int argc, char **argv)
 		fx_err("type '%s' cannot restart: only fusex", type);
 		return FX_EXIT_USAGE;
 	}
-	if (optind >= argc) {
-		fx_err("missing MOUNTPOINT (see 'fusexctl help run')");
+	if (fx_parse_mnt_server(argc, argv, optind, "run", &dir, &server))
 		return FX_EXIT_USAGE;
-	}
-	dir = argv[optind++];
-	if (optind >= argc || strcmp(argv[optind], "--")) {
-		fx_err("expected '--' after MOUNTPOINT, then SERVER [ARGS...]");
-		return FX_EXIT_USAGE;
-	}
-	server = argv + optind + 1;
-	if (!server[0]) {
-		fx_err("missing SERVER after '--'");
-		return FX_EXIT_USAGE;
-	}
 
 	fx_mnt_init(&m, type, dir);
 	for (i = 0; i < nopts; i++)
@@ -432,20 +420,8 @@ int attach_main(int argc, char **argv)
 			return FX_EXIT_USAGE;
 		}
 	}
-	if (optind >= argc) {
-		fx_err("missing MOUNTPOINT (see 'fusexctl help attach')");
+	if (fx_parse_mnt_server(argc, argv, optind, "attach", &dir, &server))
 		return FX_EXIT_USAGE;
-	}
-	dir = argv[optind++];
-	if (optind >= argc || strcmp(argv[optind], "--")) {
-		fx_err("expected '--' after MOUNTPOINT, then SERVER [ARGS...]");
-		return FX_EXIT_USAGE;
-	}
-	server = argv + optind + 1;
-	if (!server[0]) {
-		fx_err("missing SERVER after '--'");
-		return FX_EXIT_USAGE;
-	}
 	err = fx_find_exec(server[0]);
 	if (err) {
 		fx_perr(-err, "server %s", server[0]);
