@@ -271,6 +271,30 @@ static void fusex_queue_interrupt(struct fusex_req *req)
 }
 
 /*
+ * Take back a request the server has not read: it ends with EINTR.  With
+ * @no_server, only while there is no server to interrupt (detached, or a
+ * new one not past its re-INIT).  True if it was taken back.
+ */
+static bool fusex_take_back(struct fusex_conn *fc, struct fusex_req *req,
+			    bool no_server)
+{
+	spin_lock(&fc->lock);
+	if ((no_server && !fc->detached && !fc->reinit_req) ||
+	    !test_bit(FR_PENDING, &req->flags)) {
+		spin_unlock(&fc->lock);
+		return false;
+	}
+	clear_bit(FR_PENDING, &req->flags);
+	list_del_init(&req->list);
+	spin_unlock(&fc->lock);
+	req->out_h.error = -EINTR;
+	set_bit(FR_FINISHED, &req->flags);
+	/* The queue's reference. */
+	fusex_put_request(req);
+	return true;
+}
+
+/*
  * Sleep until the request is answered.  A signal sends FUSE_INTERRUPT (once
  * the server has read the request); a fatal signal takes back a request the
  * server has not read yet; after that the caller waits for the answer or
@@ -290,19 +314,8 @@ static void fusex_wait_answer(struct fusex_req *req)
 		 * With no server to interrupt (detached, or a new one not
 		 * past its re-INIT), a signal takes back a request not sent.
 		 */
-		spin_lock(&fc->lock);
-		if ((fc->detached || fc->reinit_req) &&
-		    test_bit(FR_PENDING, &req->flags)) {
-			clear_bit(FR_PENDING, &req->flags);
-			list_del_init(&req->list);
-			spin_unlock(&fc->lock);
-			req->out_h.error = -EINTR;
-			set_bit(FR_FINISHED, &req->flags);
-			/* The queue's reference. */
-			fusex_put_request(req);
+		if (fusex_take_back(fc, req, true))
 			return;
-		}
-		spin_unlock(&fc->lock);
 		set_bit(FR_INTERRUPTED, &req->flags);
 		/* Pairs with the barrier in fusex_dev_do_read(). */
 		smp_mb__after_atomic();
@@ -313,20 +326,8 @@ static void fusex_wait_answer(struct fusex_req *req)
 	if (!test_bit(FR_FORCE, &req->flags)) {
 		err = wait_event_killable(req->waitq,
 				test_bit(FR_FINISHED, &req->flags));
-		if (!err)
+		if (!err || fusex_take_back(fc, req, false))
 			return;
-		spin_lock(&fc->lock);
-		if (test_bit(FR_PENDING, &req->flags)) {
-			clear_bit(FR_PENDING, &req->flags);
-			list_del_init(&req->list);
-			spin_unlock(&fc->lock);
-			req->out_h.error = -EINTR;
-			set_bit(FR_FINISHED, &req->flags);
-			/* The queue's reference. */
-			fusex_put_request(req);
-			return;
-		}
-		spin_unlock(&fc->lock);
 	}
 	wait_event(req->waitq, test_bit(FR_FINISHED, &req->flags));
 }
