@@ -120,6 +120,9 @@ void fusex_conn_init(struct fusex_conn *fc, struct user_namespace *user_ns)
 	init_waitqueue_head(&fc->blocked_waitq);
 	INIT_DELAYED_WORK(&fc->restart_work, fusex_restart_timeout_work);
 	atomic_set(&fc->num_waiting, 0);
+	atomic_set(&fc->reval_handle, 0);
+	atomic_set(&fc->reval_name, 0);
+	atomic_set(&fc->reopens, 0);
 	atomic64_set(&fc->attr_version, 1);
 	fc->connected = true;
 	fc->max_pages = FUSEX_DEFAULT_MAX_PAGES;
@@ -236,25 +239,42 @@ static void fusex_fill_in_header(struct fusex_req *req)
 	ih->pid = pid_nr_ns(task_pid(current), req->fc->pid_ns);
 }
 
+static bool fusex_args_bound(struct fusex_args *args)
+{
+	return args->bind.inode[0] || args->bind.file[0];
+}
+
 /*
  * Queue a request for the server.  Takes a reference for the queue.
- * Returns false if the connection is gone.
+ * Returns 0, -ENOTCONN if the connection is gone, or -EAGAIN if the ids in
+ * it are an instance's that has died since they were filled in.
  */
-static bool fusex_queue_request(struct fusex_conn *fc, struct fusex_req *req)
+static int fusex_queue_request(struct fusex_conn *fc, struct fusex_req *req)
 {
+	struct fusex_args *args = req->args;
+
 	spin_lock(&fc->lock);
 	if (!fc->connected) {
 		spin_unlock(&fc->lock);
-		return false;
+		return -ENOTCONN;
+	}
+	if (fusex_args_bound(args)) {
+		if (args->epoch != fc->epoch) {
+			spin_unlock(&fc->lock);
+			return -EAGAIN;
+		}
+	} else {
+		args->epoch = fc->epoch;
 	}
 	fc->reqctr += FUSEX_REQ_ID_STEP;
-	req->in_h.unique = req->args->notify_unique ?: fc->reqctr;
+	req->in_h.unique = args->notify_unique ?: args->resend_unique ?:
+			   fc->reqctr;
 	refcount_inc(&req->count);
 	set_bit(FR_PENDING, &req->flags);
 	list_add_tail(&req->list, &fc->pending);
 	fusex_wake_readers(fc);
 	spin_unlock(&fc->lock);
-	return true;
+	return 0;
 }
 
 static void fusex_queue_interrupt(struct fusex_req *req)
@@ -379,6 +399,11 @@ ssize_t fusex_simple_request(struct fusex_conn *fc, struct fusex_args *args)
 	if (ret)
 		return ret;
 
+again:
+	/* The ids it carries, of the current server instance. */
+	ret = fusex_bind_args(fc, args, true);
+	if (ret)
+		return ret > 0 ? 0 : ret;
 	req = fusex_request_alloc(fc, GFP_KERNEL);
 	if (!req)
 		return -ENOMEM;
@@ -389,13 +414,16 @@ ssize_t fusex_simple_request(struct fusex_conn *fc, struct fusex_args *args)
 		set_bit(FR_ISREPLY, &req->flags);
 	fusex_fill_in_header(req);
 
-	if (!fusex_queue_request(fc, req)) {
-		ret = -ENOTCONN;
+	ret = fusex_queue_request(fc, req);
+	if (ret == -EAGAIN)
+		goto rebind;
+	if (ret)
 		goto out;
-	}
 	fusex_wait_answer(req);
 	/* Pairs with the write of out_h before FR_FINISHED is set. */
 	smp_rmb();
+	if (test_bit(FR_REBIND, &req->flags))
+		goto rebind;
 
 	ret = req->out_h.error;
 	if (!ret && args->out_argvar)
@@ -403,6 +431,13 @@ ssize_t fusex_simple_request(struct fusex_conn *fc, struct fusex_args *args)
 out:
 	fusex_put_request(req);
 	return ret;
+
+rebind:
+	/* A new server took over before the ids in it were used. */
+	fusex_put_request(req);
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	goto again;
 }
 
 /**
@@ -417,7 +452,16 @@ int fusex_simple_background(struct fusex_conn *fc, struct fusex_args *args,
 			    gfp_t gfp)
 {
 	struct fusex_req *req;
+	int err;
 
+	/* No revalidation from here: a stale id fails it (or drops it). */
+	err = fusex_bind_args(fc, args, false);
+	if (err > 0) {
+		args->end(fc, args, 0);
+		return 0;
+	}
+	if (err)
+		return err;
 	req = fusex_request_alloc(fc, gfp);
 	if (!req)
 		return -ENOMEM;
@@ -430,13 +474,10 @@ int fusex_simple_background(struct fusex_conn *fc, struct fusex_args *args,
 	args->nocreds = true;
 	fusex_fill_in_header(req);
 
-	if (!fusex_queue_request(fc, req)) {
-		fusex_put_request(req);
-		return -ENOTCONN;
-	}
-	/* The queue holds the request now. */
+	err = fusex_queue_request(fc, req);
+	/* The queue holds the request now, if it took it. */
 	fusex_put_request(req);
-	return 0;
+	return err == -EAGAIN ? -ESTALE : err;
 }
 
 struct fusex_forget *fusex_alloc_forget(void)
@@ -444,16 +485,16 @@ struct fusex_forget *fusex_alloc_forget(void)
 	return kzalloc(sizeof(struct fusex_forget), GFP_KERNEL_ACCOUNT);
 }
 
-/* Queue a FORGET; takes ownership of @forget. */
+/* Queue a FORGET for a nodeid of instance @epoch; takes @forget. */
 void fusex_queue_forget(struct fusex_conn *fc, struct fusex_forget *forget,
-			u64 nodeid, u64 nlookup)
+			u64 nodeid, u64 nlookup, u32 epoch)
 {
 	forget->nodeid = nodeid;
 	forget->nlookup = nlookup;
 
 	spin_lock(&fc->lock);
-	/* A detached connection's nodeids mean nothing to the next server. */
-	if (fc->connected && !fc->detached) {
+	/* A dead instance's nodeids mean nothing to the next server. */
+	if (fc->connected && !fc->detached && epoch == fc->epoch) {
 		list_add_tail(&forget->list, &fc->forgets);
 		fusex_wake_readers(fc);
 		forget = NULL;
@@ -1422,6 +1463,36 @@ static struct fusex_req *fusex_reinit_alloc(struct fusex_conn *fc)
 }
 
 /*
+ * A new server instance: the nodeids and file handles held so far are the
+ * dead one's.  Queued requests that carry some go back to their callers
+ * (FR_REBIND, on @to_end) to be bound again after revalidation; those a
+ * dead server had read keep their FUSE_UNIQUE_RESEND mark.  Background
+ * ones fail with ESTALE: readahead falls back to a synchronous read, and a
+ * RELEASE of a file never reopened has nothing to release.  Called with
+ * fc->lock held.
+ */
+static void fusex_new_epoch(struct fusex_conn *fc, struct list_head *to_end)
+{
+	struct fusex_req *req, *next;
+
+	fc->epoch++;
+	list_for_each_entry_safe(req, next, &fc->pending, list) {
+		if (req == fc->reinit_req)
+			continue;
+		if (!fusex_args_bound(req->args)) {
+			req->args->epoch = fc->epoch;
+			continue;
+		}
+		if (req->in_h.unique & FUSE_UNIQUE_RESEND)
+			req->args->resend_unique = req->in_h.unique;
+		clear_bit(FR_PENDING, &req->flags);
+		set_bit(FR_REBIND, &req->flags);
+		req->out_h.error = -ESTALE;
+		list_move_tail(&req->list, to_end);
+	}
+}
+
+/*
  * Make @file the server of @fc: see FUSEX_DEV_IOC_ATTACH in fusex.h.  The
  * caller holds a reference on @fc and keeps its super block alive.
  */
@@ -1493,6 +1564,7 @@ static int fusex_attach_server(struct file *file, struct fusex_conn *fc,
 		list_add(&req->list, &fc->pending);
 		fc->reinit_req = req;
 		queued = true;
+		fusex_new_epoch(fc, &to_end);
 	}
 	n = ++fc->attaches;
 	fusex_wake_readers(fc);

@@ -38,9 +38,9 @@ static u64 fusex_attr_timeout(struct fuse_entry_out *o)
 	return fusex_time_to_jiffies(o->attr_valid, o->attr_valid_nsec);
 }
 
-static void fusex_lookup_init(struct fusex_args *args, u64 nodeid,
-			      const struct qstr *name,
-			      struct fuse_entry_out *outarg)
+void fusex_lookup_init(struct fusex_args *args, u64 nodeid,
+		       const struct qstr *name,
+		       struct fuse_entry_out *outarg)
 {
 	memset(outarg, 0, sizeof(*outarg));
 	args->opcode = FUSE_LOOKUP;
@@ -103,7 +103,7 @@ static int fusex_handle_buf_alloc(struct fusex_conn *fc,
 /**
  * fusex_lookup_name - ask the server for a name in a directory
  * @sb: the super block
- * @nodeid: the directory
+ * @dir: the directory
  * @name: the name
  * @outarg: the server's entry
  * @inode: the inode found, with a reference, or NULL for a negative entry
@@ -111,7 +111,7 @@ static int fusex_handle_buf_alloc(struct fusex_conn *fc,
  * Return: 0 with *@inode set (NULL if the server returned nodeid 0, a
  * negative entry to cache), or a negative errno (-ENOENT included).
  */
-int fusex_lookup_name(struct super_block *sb, u64 nodeid,
+int fusex_lookup_name(struct super_block *sb, struct inode *dir,
 		      const struct qstr *name, struct fuse_entry_out *outarg,
 		      struct inode **inode)
 {
@@ -137,7 +137,8 @@ int fusex_lookup_name(struct super_block *sb, u64 nodeid,
 	}
 
 	attr_version = fusex_get_attr_version(fc);
-	fusex_lookup_init(&args, nodeid, name, outarg);
+	fusex_lookup_init(&args, 0, name, outarg);
+	fusex_args_inode(&args, dir);
 	fusex_entry_handle_arg(fc, &args, hb);
 	err = fusex_simple_request(fc, &args);
 	if (err > 0)
@@ -151,16 +152,17 @@ int fusex_lookup_name(struct super_block *sb, u64 nodeid,
 		err = PTR_ERR_OR_ZERO(fh);
 	}
 	if (!err) {
-		*inode = fusex_iget(sb, outarg->nodeid, outarg->generation,
-				    &outarg->attr, fusex_attr_timeout(outarg),
-				    attr_version, fh);
+		*inode = fusex_iget(sb, outarg->nodeid, args.epoch,
+				    outarg->generation, &outarg->attr,
+				    fusex_attr_timeout(outarg), attr_version,
+				    fh);
 		if (!IS_ERR(*inode))
 			goto out_free;
 		err = PTR_ERR(*inode);
 		*inode = NULL;
 	}
 	/* The server counted a lookup we will not use. */
-	fusex_queue_forget(fc, forget, outarg->nodeid, 1);
+	fusex_queue_forget(fc, forget, outarg->nodeid, 1, args.epoch);
 	kfree(hb);
 	return err;
 
@@ -182,7 +184,7 @@ static struct dentry *fusex_lookup(struct inode *dir, struct dentry *entry,
 	if (fusex_is_bad(dir))
 		return ERR_PTR(-EIO);
 
-	err = fusex_lookup_name(dir->i_sb, get_node_id(dir), &entry->d_name,
+	err = fusex_lookup_name(dir->i_sb, dir, &entry->d_name,
 				&outarg, &inode);
 	if (err == -ENOENT) {
 		outarg_valid = false;
@@ -224,7 +226,7 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	int ret;
 
 	inode = d_inode_rcu(entry);
-	if (inode && fusex_is_bad(inode))
+	if (inode && (fusex_is_bad(inode) || fusex_is_stale(inode)))
 		return 0;
 	if (!time_before64(fusex_dentry_time(entry), get_jiffies_64()) &&
 	    !(flags & (LOOKUP_EXCL | LOOKUP_REVAL | LOOKUP_RENAME_TARGET))) {
@@ -264,8 +266,8 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 
 	attr_version = fusex_get_attr_version(fc);
 	parent = dget_parent(entry);
-	fusex_lookup_init(&args, get_node_id(d_inode(parent)), &entry->d_name,
-			  &outarg);
+	fusex_lookup_init(&args, 0, &entry->d_name, &outarg);
+	fusex_args_inode(&args, d_inode(parent));
 	fusex_entry_handle_arg(fc, &args, hb);
 	ret = fusex_simple_request(fc, &args);
 	dput(parent);
@@ -282,11 +284,20 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 		return 0;
 	}
 	fh = fusex_entry_handle(fc, &args, hb, outarg.nodeid);
+	if (!IS_ERR(fh) && !fusex_invalid_attr(&outarg.attr) &&
+	    fusex_try_adopt(inode, &outarg, fh, args.epoch, attr_version)) {
+		/* The same object on a restarted server: it is current now. */
+		kfree(forget);
+		kfree(hb);
+		fusex_change_entry_timeout(entry, &outarg);
+		return 1;
+	}
 	if (IS_ERR(fh) || outarg.nodeid != get_node_id(inode) ||
+	    smp_load_acquire(&fi->epoch) != args.epoch ||
 	    fusex_invalid_attr(&outarg.attr) ||
 	    inode_wrong_type(inode, outarg.attr.mode)) {
 		/* Another object has the name now. */
-		fusex_queue_forget(fc, forget, outarg.nodeid, 1);
+		fusex_queue_forget(fc, forget, outarg.nodeid, 1, args.epoch);
 		kfree(hb);
 		return 0;
 	}
@@ -329,10 +340,10 @@ static int fusex_do_getattr(struct inode *inode, struct file *file)
 		struct fusex_file *ff = file->private_data;
 
 		inarg.getattr_flags |= FUSE_GETATTR_FH;
-		inarg.fh = ff->fh;
+		fusex_args_file(&args, ff, &inarg.fh);
 	}
 	args.opcode = FUSE_GETATTR;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 1;
 	args.in_args[0].size = sizeof(inarg);
 	args.in_args[0].value = &inarg;
@@ -423,7 +434,7 @@ static int fusex_access(struct inode *inode, int mask)
 
 	inarg.mask = mask & (MAY_READ | MAY_WRITE | MAY_EXEC);
 	args.opcode = FUSE_ACCESS;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 1;
 	args.in_args[0].size = sizeof(inarg);
 	args.in_args[0].value = &inarg;
@@ -574,7 +585,7 @@ static int fusex_setattr(fusex_idmap_t *idmap, struct dentry *entry,
 		struct fusex_file *ff = file->private_data;
 
 		inarg.valid |= FATTR_FH;
-		inarg.fh = ff->fh;
+		fusex_args_file(&args, ff, &inarg.fh);
 	}
 	if (attr->ia_valid & ATTR_SIZE) {
 		inarg.valid |= FATTR_LOCKOWNER;
@@ -597,7 +608,7 @@ static int fusex_setattr(fusex_idmap_t *idmap, struct dentry *entry,
 	}
 
 	args.opcode = FUSE_SETATTR;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 1;
 	args.in_args[0].size = sizeof(inarg);
 	args.in_args[0].value = &inarg;
@@ -651,7 +662,7 @@ static const char *fusex_get_link(struct dentry *dentry, struct inode *inode,
 		return ERR_PTR(-ENOMEM);
 
 	args.opcode = FUSE_READLINK;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.out_argvar = true;
 	args.out_numargs = 1;
 	args.out_args[0].size = PAGE_SIZE - 1;
@@ -709,7 +720,7 @@ static int fusex_create_new_entry(struct fusex_args *args, struct inode *dir,
 	}
 
 	memset(&outarg, 0, sizeof(outarg));
-	args->nodeid = get_node_id(dir);
+	fusex_args_inode(args, dir);
 	args->out_numargs = 1;
 	args->out_args[0].size = sizeof(outarg);
 	args->out_args[0].value = &outarg;
@@ -740,8 +751,9 @@ static int fusex_create_new_entry(struct fusex_args *args, struct inode *dir,
 		goto out_forget;
 	}
 
-	inode = fusex_iget(dir->i_sb, outarg.nodeid, outarg.generation,
-			   &outarg.attr, fusex_attr_timeout(&outarg), 0, fh);
+	inode = fusex_iget(dir->i_sb, outarg.nodeid, args->epoch,
+			   outarg.generation, &outarg.attr,
+			   fusex_attr_timeout(&outarg), 0, fh);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto out_forget;
@@ -763,7 +775,7 @@ static int fusex_create_new_entry(struct fusex_args *args, struct inode *dir,
 	return 0;
 
 out_forget:
-	fusex_queue_forget(fc, forget, outarg.nodeid, 1);
+	fusex_queue_forget(fc, forget, outarg.nodeid, 1, args->epoch);
 	kfree(hb);
 	return err;
 out_free:
@@ -841,7 +853,7 @@ static int fusex_link(struct dentry *old, struct inode *dir,
 	struct fusex_args args = {};
 	int err;
 
-	inarg.oldnodeid = get_node_id(inode);
+	fusex_args_inode2(&args, inode, &inarg.oldnodeid);
 	args.opcode = FUSE_LINK;
 	args.in_numargs = 2;
 	args.in_args[0].size = sizeof(inarg);
@@ -879,7 +891,7 @@ static int fusex_remove(struct inode *dir, struct dentry *entry, u32 opcode)
 	if (fusex_is_bad(dir))
 		return -EIO;
 	args.opcode = opcode;
-	args.nodeid = get_node_id(dir);
+	fusex_args_inode(&args, dir);
 	args.in_numargs = 1;
 	args.in_args[0].size = entry->d_name.len + 1;
 	args.in_args[0].value = (void *)entry->d_name.name;
@@ -920,10 +932,10 @@ static int fusex_rename(fusex_idmap_t *idmap, struct inode *olddir,
 	if (flags && READ_ONCE(fc->no_rename2))
 		return -EINVAL;
 
-	inarg.newdir = get_node_id(newdir);
+	fusex_args_inode2(&args, newdir, &inarg.newdir);
 	inarg.flags = flags;
 	args.opcode = flags ? FUSE_RENAME2 : FUSE_RENAME;
-	args.nodeid = get_node_id(olddir);
+	fusex_args_inode(&args, olddir);
 	args.in_numargs = 3;
 	/* RENAME's argument is the head of RENAME2's. */
 	args.in_args[0].size = flags ? sizeof(inarg) :
@@ -997,7 +1009,7 @@ int fusex_create_open(struct inode *dir, struct dentry *entry,
 	inarg.mode = mode;
 	inarg.umask = current_umask();
 	args.opcode = opcode;
-	args.nodeid = get_node_id(dir);
+	fusex_args_inode(&args, dir);
 	args.in_numargs = 2;
 	args.in_args[0].size = sizeof(inarg);
 	args.in_args[0].value = &inarg;
@@ -1016,6 +1028,7 @@ int fusex_create_open(struct inode *dir, struct dentry *entry,
 		goto out_free_ff;
 	ff->nodeid = outentry.nodeid;
 	ff->fh = outopen.fh;
+	ff->epoch = args.epoch;
 
 	err = -EIO;
 	if (!outentry.nodeid || !S_ISREG(outentry.attr.mode) ||
@@ -1031,9 +1044,9 @@ int fusex_create_open(struct inode *dir, struct dentry *entry,
 		goto out_release;
 	}
 
-	inode = fusex_iget(dir->i_sb, outentry.nodeid, outentry.generation,
-			   &outentry.attr, fusex_attr_timeout(&outentry), 0,
-			   fh);
+	inode = fusex_iget(dir->i_sb, outentry.nodeid, args.epoch,
+			   outentry.generation, &outentry.attr,
+			   fusex_attr_timeout(&outentry), 0, fh);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto out_release;
@@ -1061,7 +1074,8 @@ out_release:
 	/* The server opened it: close it again and forget it. */
 	if (outentry.nodeid) {
 		fusex_file_release(dir, ff, flags, false);
-		fusex_queue_forget(fc, forget, outentry.nodeid, 1);
+		fusex_queue_forget(fc, forget, outentry.nodeid, 1,
+				   args.epoch);
 		kfree(hb);
 		return err;
 	}

@@ -30,8 +30,10 @@ static bool fusex_no_open(struct fusex_conn *fc, bool isdir)
 
 static int fusex_send_open(struct fusex_conn *fc, struct inode *inode,
 			   struct file *file, bool isdir,
-			   struct fuse_open_out *outarg)
+			   struct fuse_open_out *outarg, struct fusex_file *ff)
 {
+	int err;
+
 	struct fuse_open_in inarg = {};
 	struct fusex_args args = {};
 
@@ -43,14 +45,18 @@ static int fusex_send_open(struct fusex_conn *fc, struct inode *inode,
 	if (!fc->atomic_o_trunc)
 		inarg.flags &= ~O_TRUNC;
 	args.opcode = isdir ? FUSE_OPENDIR : FUSE_OPEN;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 1;
 	args.in_args[0].size = sizeof(inarg);
 	args.in_args[0].value = &inarg;
 	args.out_numargs = 1;
 	args.out_args[0].size = sizeof(*outarg);
 	args.out_args[0].value = outarg;
-	return fusex_simple_request(fc, &args);
+	err = fusex_simple_request(fc, &args);
+	/* The server instance the handle is of. */
+	ff->nodeid = args.nodeid;
+	ff->epoch = args.epoch;
+	return err;
 }
 
 struct fusex_file *fusex_file_alloc(struct fusex_conn *fc)
@@ -67,6 +73,7 @@ struct fusex_file *fusex_file_alloc(struct fusex_conn *fc)
 		return NULL;
 	}
 	ff->fc = fc;
+	mutex_init(&ff->reopen_lock);
 	refcount_set(&ff->count, 1);
 	INIT_LIST_HEAD(&ff->write_entry);
 	return ff;
@@ -87,6 +94,7 @@ void fusex_file_free(struct fusex_file *ff)
  * @isdir: a directory
  *
  * The file remembers its flags, so that a new server can open it again.
+ * The caller has set @ff->nodeid and @ff->epoch from the request.
  */
 void fusex_finish_open(struct inode *inode, struct file *file,
 		       struct fusex_file *ff, struct fuse_open_out *outarg,
@@ -94,7 +102,7 @@ void fusex_finish_open(struct inode *inode, struct file *file,
 {
 	ff->fh = outarg->fh;
 	ff->open_flags = outarg->open_flags;
-	ff->nodeid = get_node_id(inode);
+	ff->inode = inode;
 	ff->flags = file->f_flags;
 	ff->isdir = isdir;
 	file->private_data = ff;
@@ -156,7 +164,7 @@ int fusex_open_common(struct inode *inode, struct file *file, bool isdir)
 		return -ENOMEM;
 
 	if (!fusex_no_open(fc, isdir)) {
-		err = fusex_send_open(fc, inode, file, isdir, &outarg);
+		err = fusex_send_open(fc, inode, file, isdir, &outarg, ff);
 		if (err == -ENOSYS &&
 		    (isdir ? fc->no_opendir_support : fc->no_open_support)) {
 			/* The server has no state per open file. */
@@ -172,6 +180,8 @@ int fusex_open_common(struct inode *inode, struct file *file, bool isdir)
 		}
 	}
 	if (fusex_no_open(fc, isdir)) {
+		/* No server state: the file is of whatever instance serves. */
+		ff->epoch = READ_ONCE(fc->epoch);
 		outarg.fh = 0;
 		outarg.open_flags = FOPEN_KEEP_CACHE;
 	}
@@ -206,7 +216,9 @@ void fusex_file_release(struct inode *inode, struct fusex_file *ff,
 		return;
 	}
 
-	ra->inarg.fh = ff->fh;
+	/* A file never reopened on the current server has nothing to close. */
+	fusex_args_file(&ra->args, ff, &ra->inarg.fh);
+	ra->args.drop_stale = true;
 	ra->inarg.flags = flags;
 	if (ff->flock) {
 		/* flock() locks go with the open file. */
@@ -327,10 +339,12 @@ static int fusex_flush(struct file *file, fl_owner_t id)
 	if ((ff->open_flags & FOPEN_NOFLUSH) || READ_ONCE(fc->no_flush))
 		return 0;
 
-	inarg.fh = ff->fh;
+	/* Nothing to flush to a server that never had the file open. */
+	fusex_args_file(&args, ff, &inarg.fh);
+	args.drop_stale = true;
 	inarg.lock_owner = fusex_lock_owner_id(fc, id);
 	args.opcode = FUSE_FLUSH;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.force = true;
 	args.in_numargs = 1;
 	args.in_args[0].size = sizeof(inarg);
@@ -356,12 +370,12 @@ static void fusex_read_init(struct fusex_args *args, struct fuse_read_in *in,
 {
 	struct fusex_file *ff = file->private_data;
 
-	in->fh = ff->fh;
+	fusex_args_file(args, ff, &in->fh);
 	in->offset = pos;
 	in->size = count;
 	in->flags = file->f_flags;
 	args->opcode = FUSE_READ;
-	args->nodeid = get_node_id(file_inode(file));
+	fusex_args_inode(args, file_inode(file));
 	args->in_numargs = 1;
 	args->in_args[0].size = sizeof(*in);
 	args->in_args[0].value = in;
@@ -652,13 +666,13 @@ static ssize_t fusex_send_write(struct fusex_file *ff, struct inode *inode,
 	struct fusex_args args = {};
 	ssize_t err;
 
-	inarg.fh = ff->fh;
+	fusex_args_file(&args, ff, &inarg.fh);
 	inarg.offset = pos;
 	inarg.size = count;
 	inarg.write_flags = write_flags;
 	inarg.flags = ff->flags;
 	args.opcode = FUSE_WRITE;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 2;
 	args.in_args[0].size = fc->minor < 9 ? FUSE_COMPAT_WRITE_IN_SIZE :
 					       sizeof(inarg);
@@ -801,10 +815,10 @@ int fusex_fsync_common(struct file *file, loff_t start, loff_t end,
 	if (err || READ_ONCE(*no))
 		goto out;
 
-	inarg.fh = ff->fh;
+	fusex_args_file(&args, ff, &inarg.fh);
 	inarg.fsync_flags = datasync ? FUSE_FSYNC_FDATASYNC : 0;
 	args.opcode = isdir ? FUSE_FSYNCDIR : FUSE_FSYNC;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 1;
 	args.in_args[0].size = sizeof(inarg);
 	args.in_args[0].value = &inarg;
@@ -1043,12 +1057,12 @@ static long fusex_file_fallocate(struct file *file, int mode, loff_t offset,
 	if (err)
 		goto out;
 
-	inarg.fh = ff->fh;
+	fusex_args_file(&args, ff, &inarg.fh);
 	inarg.offset = offset;
 	inarg.length = length;
 	inarg.mode = mode;
 	args.opcode = FUSE_FALLOCATE;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 1;
 	args.in_args[0].size = sizeof(inarg);
 	args.in_args[0].value = &inarg;
@@ -1088,11 +1102,11 @@ static loff_t fusex_lseek(struct file *file, loff_t offset, int whence)
 	err = filemap_write_and_wait(inode->i_mapping);
 	if (err)
 		return err;
-	inarg.fh = ff->fh;
+	fusex_args_file(&args, ff, &inarg.fh);
 	inarg.offset = offset;
 	inarg.whence = whence;
 	args.opcode = FUSE_LSEEK;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 1;
 	args.in_args[0].size = sizeof(inarg);
 	args.in_args[0].value = &inarg;
@@ -1171,15 +1185,15 @@ static ssize_t fusex_do_copy_file_range(struct file *file_in, loff_t pos_in,
 	if (err)
 		goto out;
 
-	inarg.fh_in = ff_in->fh;
+	fusex_args_file(&args, ff_in, &inarg.fh_in);
 	inarg.off_in = pos_in;
-	inarg.nodeid_out = get_node_id(inode_out);
-	inarg.fh_out = ff_out->fh;
+	fusex_args_inode2(&args, inode_out, &inarg.nodeid_out);
+	fusex_args_file(&args, ff_out, &inarg.fh_out);
 	inarg.off_out = pos_out;
 	inarg.len = len;
 	inarg.flags = flags;
 	args.opcode = FUSE_COPY_FILE_RANGE;
-	args.nodeid = get_node_id(inode_in);
+	fusex_args_inode(&args, inode_in);
 	args.in_numargs = 1;
 	args.in_args[0].size = sizeof(inarg);
 	args.in_args[0].value = &inarg;
@@ -1236,7 +1250,7 @@ static void fusex_lk_fill(struct fusex_args *args, struct file *file,
 	struct fusex_conn *fc = get_fusex_conn(inode);
 	struct fusex_file *ff = file->private_data;
 
-	inarg->fh = ff->fh;
+	fusex_args_file(args, ff, &inarg->fh);
 	inarg->owner = fusex_lock_owner_id(fc, fusex_fl_owner(fl));
 	inarg->lk.start = fl->fl_start;
 	inarg->lk.end = fl->fl_end;
@@ -1245,7 +1259,7 @@ static void fusex_lk_fill(struct fusex_args *args, struct file *file,
 	if (flock)
 		inarg->lk_flags |= FUSE_LK_FLOCK;
 	args->opcode = opcode;
-	args->nodeid = get_node_id(inode);
+	fusex_args_inode(args, inode);
 	args->in_numargs = 1;
 	args->in_args[0].size = sizeof(*inarg);
 	args->in_args[0].value = inarg;

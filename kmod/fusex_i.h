@@ -89,6 +89,21 @@ struct fusex_arg {
 };
 
 /**
+ * struct fusex_bind - the server's ids a request carries, by their owners
+ *
+ * Nodeids and file handles belong to one server instance.  A request names
+ * the inodes and open files they come from, and the ids are filled in when
+ * the request is queued, after the owners have been revalidated on the
+ * current instance (restart.c).  @nodeid[0] is normally &args->nodeid.
+ */
+struct fusex_bind {
+	struct inode *inode[2];
+	u64 *nodeid[2];
+	struct fusex_file *file[2];
+	u64 *fh[2];
+};
+
+/**
  * struct fusex_args - what a request carries and where its reply goes
  *
  * Owned by the caller until the request ends, so that the request can be
@@ -110,12 +125,20 @@ struct fusex_args {
 	bool out_argvar:1;
 	/* The last out argument is the page array in fusex_args_pages. */
 	bool out_pages:1;
+	/* Not worth a reopen: drop it if its file is a dead instance's. */
+	bool drop_stale:1;
+	/* The server instance (fc->epoch) it was queued for. */
+	u32 epoch;
+	/* Whose ids it carries; see fusex_bind. */
+	struct fusex_bind bind;
 	struct fusex_arg in_args[3];
 	struct fusex_arg out_args[3];
 	/* Bytes the reply put in the last out argument. */
 	unsigned int out_size;
 	/* FUSE_NOTIFY_REPLY: the unique the server chose. */
 	u64 notify_unique;
+	/* A dead server read it: its unique, FUSE_UNIQUE_RESEND set. */
+	u64 resend_unique;
 	/* Background requests: called once when the request has ended. */
 	void (*end)(struct fusex_conn *fc, struct fusex_args *args, int error);
 };
@@ -137,6 +160,7 @@ enum fusex_req_flag {
 	FR_INTERRUPTED,		/* the caller was signalled */
 	FR_FINISHED,		/* ended; the caller may go on */
 	FR_REINIT,		/* the INIT sent again to a new server */
+	FR_REBIND,		/* its ids are a dead instance's: bind again */
 };
 
 /**
@@ -210,6 +234,16 @@ struct fusex_conn {
 	/* FUSE_NOTIFY_RESTARTED: how many, the last id.  fc->lock */
 	unsigned int restarts;
 	u64 instance_id;
+	/*
+	 * Server instance: bumped when a new server attaches to a live
+	 * mount.  Nodeids and file handles of an older instance are stale
+	 * until revalidated.  Written under fc->lock, read with READ_ONCE.
+	 */
+	u32 epoch;
+	/* Inodes revalidated, by handle and by name; files reopened. */
+	atomic_t reval_handle;
+	atomic_t reval_name;
+	atomic_t reopens;
 
 	/* Server readers sleep here. */
 	wait_queue_head_t waitq;
@@ -314,6 +348,8 @@ enum {
 	FUSEX_I_INIT_RDPLUS,
 	/* Cached pages may be stale: invalidate before the next read. */
 	FUSEX_I_INVAL_DATA,
+	/* Gone, or another object, on a restarted server: ESTALE. */
+	FUSEX_I_STALE,
 };
 
 /** struct fusex_inode - a fusex inode */
@@ -323,6 +359,12 @@ struct fusex_inode {
 	spinlock_t lock;
 	/* The server's id for it, per server instance.  Written under fi->lock */
 	u64 nodeid;
+	/*
+	 * The instance (fc->epoch) @nodeid belongs to.  Written under
+	 * fi->lock with smp_store_release() after @nodeid; read with
+	 * smp_load_acquire() before it.
+	 */
+	u32 epoch;
 	/* Lookups the server has counted for it.  Protected by fi->lock */
 	u64 nlookup;
 	/* Preallocated, so eviction can always queue a FORGET.  fi->lock */
@@ -356,10 +398,20 @@ struct fusex_file {
 	refcount_t count;
 	/* Entry on fi->write_files.  Protected by fi->lock */
 	struct list_head write_entry;
-	/* The server's handle from OPEN/OPENDIR.  Set once */
+	/* The inode it was opened on (the struct file's reference). */
+	struct inode *inode;
+	/* Serializes reopening it on a new server instance. */
+	struct mutex reopen_lock;
+	/*
+	 * The server's handle from OPEN/OPENDIR and the nodeid the file was
+	 * opened on, of instance @epoch.  Written under reopen_lock, @epoch
+	 * last with smp_store_release(); read after smp_load_acquire(@epoch).
+	 */
 	u64 fh;
-	/* The nodeid the file was opened on. */
 	u64 nodeid;
+	u32 epoch;
+	/* Could not be reopened on the current instance: ESTALE. */
+	bool stale;
 	/* FOPEN_* flags of the OPEN reply.  Set once */
 	u32 open_flags;
 	/* The file's flags as opened, to open it again on a new server. */
@@ -389,6 +441,35 @@ static inline struct fusex_conn *get_fusex_conn(struct inode *inode)
 static inline u64 get_node_id(struct inode *inode)
 {
 	return READ_ONCE(get_fusex_inode(inode)->nodeid);
+}
+
+/* Name the inode whose nodeid goes in the request's header. */
+static inline void fusex_args_inode(struct fusex_args *args,
+				    struct inode *inode)
+{
+	args->nodeid = get_node_id(inode);
+	args->bind.inode[0] = inode;
+	args->bind.nodeid[0] = &args->nodeid;
+}
+
+/* Name the inode whose nodeid goes in an in argument at @where. */
+static inline void fusex_args_inode2(struct fusex_args *args,
+				     struct inode *inode, u64 *where)
+{
+	*where = get_node_id(inode);
+	args->bind.inode[1] = inode;
+	args->bind.nodeid[1] = where;
+}
+
+/* Name an open file whose server handle goes in an in argument. */
+static inline void fusex_args_file(struct fusex_args *args,
+				   struct fusex_file *ff, u64 *where)
+{
+	int i = args->bind.file[0] ? 1 : 0;
+
+	*where = ff->fh;
+	args->bind.file[i] = ff;
+	args->bind.fh[i] = where;
 }
 
 static inline bool fusex_is_bad(struct inode *inode)
@@ -441,7 +522,7 @@ ssize_t fusex_simple_request(struct fusex_conn *fc, struct fusex_args *args);
 int fusex_simple_background(struct fusex_conn *fc, struct fusex_args *args,
 			    gfp_t gfp);
 void fusex_queue_forget(struct fusex_conn *fc, struct fusex_forget *forget,
-			u64 nodeid, u64 nlookup);
+			u64 nodeid, u64 nlookup, u32 epoch);
 struct fusex_forget *fusex_alloc_forget(void);
 void fusex_abort_conn(struct fusex_conn *fc);
 void fusex_wait_aborted(struct fusex_conn *fc);
@@ -455,9 +536,11 @@ int fusex_notify_restarted(struct fusex_conn *fc, size_t size,
 			   struct iov_iter *from);
 
 /* inode.c */
-struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u64 generation,
-			 struct fuse_attr *attr, u64 attr_valid,
-			 u64 attr_version, const struct fusex_handle *fh);
+struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u32 epoch,
+			 u64 generation, struct fuse_attr *attr,
+			 u64 attr_valid, u64 attr_version,
+			 const struct fusex_handle *fh);
+struct inode *fusex_ilookup(struct super_block *sb, u64 nodeid);
 void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 			     u64 attr_valid, u64 attr_version);
 void fusex_invalidate_attr(struct inode *inode);
@@ -475,7 +558,10 @@ extern const struct inode_operations fusex_dir_inode_operations;
 extern const struct inode_operations fusex_symlink_inode_operations;
 extern const struct inode_operations fusex_common_inode_operations;
 extern const struct dentry_operations fusex_dentry_operations;
-int fusex_lookup_name(struct super_block *sb, u64 nodeid,
+void fusex_lookup_init(struct fusex_args *args, u64 nodeid,
+		       const struct qstr *name,
+		       struct fuse_entry_out *outarg);
+int fusex_lookup_name(struct super_block *sb, struct inode *dir,
 		      const struct qstr *name, struct fuse_entry_out *outarg,
 		      struct inode **inode);
 void fusex_change_entry_timeout(struct dentry *entry,
@@ -513,6 +599,25 @@ int fusex_check_handle(struct fusex_conn *fc, const struct fusex_handle *h,
 int fusex_set_handle(struct inode *inode, const struct fusex_handle *h);
 void fusex_free_handle(struct fusex_inode *fi);
 void fusex_fetch_root_handle(struct fusex_conn *fc);
+int fusex_reval_by_handle(struct inode *inode);
+bool fusex_same_handle(struct inode *inode, const struct fusex_handle *h);
+
+/* restart.c */
+int fusex_bind_args(struct fusex_conn *fc, struct fusex_args *args,
+		    bool may_sleep);
+int fusex_revalidate(struct inode *inode);
+int fusex_adopt(struct inode *inode, struct fuse_entry_out *out, u32 epoch,
+		u64 attr_version);
+bool fusex_try_adopt(struct inode *inode, struct fuse_entry_out *out,
+		     const struct fusex_handle *h, u32 epoch,
+		     u64 attr_version);
+void fusex_make_stale(struct inode *inode);
+
+static inline bool fusex_is_stale(struct inode *inode)
+{
+	return unlikely(test_bit(FUSEX_I_STALE,
+				 &get_fusex_inode(inode)->state));
+}
 
 /* notify.c */
 int fusex_notify(struct fusex_conn *fc, int code, size_t size,

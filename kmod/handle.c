@@ -248,7 +248,8 @@ static struct inode *fusex_lookup_handle(struct super_block *sb,
 		inode = ERR_CAST(h);
 		goto out_forget;
 	}
-	inode = fusex_iget(sb, la->out.nodeid, la->out.generation,
+	inode = fusex_iget(sb, la->out.nodeid, la->args.epoch,
+			   la->out.generation,
 			   &la->out.attr,
 			   fusex_time_to_jiffies(la->out.attr_valid,
 						 la->out.attr_valid_nsec),
@@ -259,13 +260,90 @@ static struct inode *fusex_lookup_handle(struct super_block *sb,
 
 out_forget:
 	if (la->out.nodeid) {
-		fusex_queue_forget(fc, forget, la->out.nodeid, 1);
+		fusex_queue_forget(fc, forget, la->out.nodeid, 1,
+				   la->args.epoch);
 		forget = NULL;
 	}
 out_free:
 	kfree(forget);
 	kfree(la);
 	return inode;
+}
+
+/* Does @inode have handle @h? */
+bool fusex_same_handle(struct inode *inode, const struct fusex_handle *h)
+{
+	unsigned int size;
+	const u8 *data = fusex_inode_handle(inode, &size);
+
+	return data && size == h->size && !memcmp(data, h->data, size);
+}
+
+/**
+ * fusex_reval_by_handle - revalidate @inode on a restarted server
+ * @inode: an inode with a handle, of an older server instance
+ *
+ * One FUSE_LOOKUP_HANDLE gives the object's nodeid on the new instance and
+ * its attributes.  The object is gone (ESTALE, ENOENT) or of another type:
+ * the inode is stale.
+ *
+ * Return: 0, -ESTALE, or the request's error.
+ */
+int fusex_reval_by_handle(struct inode *inode)
+{
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_lookup_handle_args *la;
+	const struct fusex_handle *h;
+	unsigned int size;
+	const u8 *data;
+	u64 attr_version;
+	int err;
+
+	la = kzalloc(sizeof(*la), GFP_KERNEL);
+	if (!la)
+		return -ENOMEM;
+	data = fusex_inode_handle(inode, &size);
+	attr_version = fusex_get_attr_version(fc);
+	fusex_lookup_handle_init(fc, la, data, size, 0);
+	err = fusex_simple_request(fc, &la->args);
+	if (err > 0)
+		err = 0;
+	if (err == -ENOENT || err == -ESTALE) {
+		fusex_make_stale(inode);
+		err = -ESTALE;
+	}
+	if (err)
+		goto out;
+	h = fusex_lookup_handle_check(fc, la, 0);
+	if (IS_ERR(h)) {
+		err = PTR_ERR(h);
+		if (err == -ESTALE)
+			fusex_make_stale(inode);
+		goto out_forget;
+	}
+	if (inode_wrong_type(inode, la->out.attr.mode)) {
+		fusex_bad_reply("LOOKUP_HANDLE: type %o for an object of type %o\n",
+				la->out.attr.mode & S_IFMT,
+				inode->i_mode & S_IFMT);
+		fusex_make_stale(inode);
+		err = -ESTALE;
+		goto out_forget;
+	}
+	atomic_inc(&fc->reval_handle);
+	err = fusex_adopt(inode, &la->out, la->args.epoch, attr_version);
+	goto out;
+
+out_forget:
+	if (la->out.nodeid) {
+		struct fusex_forget *forget = fusex_alloc_forget();
+
+		if (forget)
+			fusex_queue_forget(fc, forget, la->out.nodeid, 1,
+					   la->args.epoch);
+	}
+out:
+	kfree(la);
+	return err;
 }
 
 /* The root's handle comes from no reply: ask for it right after INIT. */
@@ -286,7 +364,7 @@ static void fusex_root_handle_end(struct fusex_conn *fc,
 
 			if (forget)
 				fusex_queue_forget(fc, forget, la->out.nodeid,
-						   1);
+						   1, la->args.epoch);
 		}
 		goto out;
 	}
@@ -346,11 +424,6 @@ static int fusex_encode_fh(struct inode *inode, u32 *fh, int *max_len,
 	return FUSEX_FILEID_NODEID;
 }
 
-static int fusex_inode_eq_nodeid(struct inode *inode, void *data)
-{
-	return get_node_id(inode) == *(u64 *)data;
-}
-
 static struct dentry *fusex_fh_to_dentry(struct super_block *sb,
 					 struct fid *fid, int fh_len,
 					 int fh_type)
@@ -374,7 +447,7 @@ static struct dentry *fusex_fh_to_dentry(struct super_block *sb,
 		if (fh_len < 3)
 			return ERR_PTR(-ESTALE);
 		nodeid = (u64)fid->raw[0] << 32 | fid->raw[1];
-		inode = ilookup5(sb, nodeid, fusex_inode_eq_nodeid, &nodeid);
+		inode = fusex_ilookup(sb, nodeid);
 		if (!inode)
 			return ERR_PTR(-ESTALE);
 		if (inode->i_generation != fid->raw[2]) {
@@ -398,8 +471,8 @@ static struct dentry *fusex_get_parent(struct dentry *child)
 	struct inode *inode;
 	int err;
 
-	err = fusex_lookup_name(child_inode->i_sb, get_node_id(child_inode),
-				&dotdot, &outarg, &inode);
+	err = fusex_lookup_name(child_inode->i_sb, child_inode, &dotdot,
+				&outarg, &inode);
 	if (err == -ENOENT)
 		return ERR_PTR(-ESTALE);
 	if (err)

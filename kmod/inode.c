@@ -54,6 +54,7 @@ static struct inode *fusex_alloc_inode(struct super_block *sb)
 		return NULL;
 	}
 	fi->nodeid = 0;
+	fi->epoch = 0;
 	fi->nlookup = 0;
 	fi->i_time = 0;
 	fi->attr_version = 0;
@@ -82,7 +83,7 @@ static void fusex_evict_inode(struct inode *inode)
 	if ((inode->i_sb->s_flags & SB_ACTIVE) && fi->nlookup &&
 	    !fusex_is_bad(inode)) {
 		fusex_queue_forget(get_fusex_conn(inode), fi->forget,
-				   fi->nodeid, fi->nlookup);
+				   fi->nodeid, fi->nlookup, fi->epoch);
 		fi->forget = NULL;
 	}
 }
@@ -220,14 +221,44 @@ static void fusex_init_inode(struct inode *inode, struct fuse_attr *attr)
 	}
 }
 
+/* An inode is found by its nodeid on one server instance. */
+struct fusex_iget_key {
+	u64 nodeid;
+	u32 epoch;
+};
+
 static int fusex_inode_eq(struct inode *inode, void *data)
 {
-	return get_node_id(inode) == *(u64 *)data;
+	struct fusex_iget_key *key = data;
+	struct fusex_inode *fi = get_fusex_inode(inode);
+
+	return READ_ONCE(fi->nodeid) == key->nodeid &&
+	       READ_ONCE(fi->epoch) == key->epoch;
+}
+
+/**
+ * fusex_ilookup - the cached inode of a nodeid of the current server
+ * @sb: the super block
+ * @nodeid: the nodeid
+ *
+ * Return: the inode with a reference, or NULL.
+ */
+struct inode *fusex_ilookup(struct super_block *sb, u64 nodeid)
+{
+	struct fusex_iget_key key = {
+		.nodeid = nodeid,
+		.epoch = READ_ONCE(get_fusex_conn_sb(sb)->epoch),
+	};
+
+	return ilookup5(sb, nodeid, fusex_inode_eq, &key);
 }
 
 static int fusex_inode_set(struct inode *inode, void *data)
 {
-	get_fusex_inode(inode)->nodeid = *(u64 *)data;
+	struct fusex_iget_key *key = data;
+
+	get_fusex_inode(inode)->nodeid = key->nodeid;
+	get_fusex_inode(inode)->epoch = key->epoch;
 	return 0;
 }
 
@@ -235,6 +266,7 @@ static int fusex_inode_set(struct inode *inode, void *data)
  * fusex_iget - find or make the inode for a nodeid the server returned
  * @sb: the super block
  * @nodeid: the server's id; the server counted one lookup for it
+ * @epoch: the server instance that gave it (fusex_args.epoch)
  * @generation: the server's generation for it
  * @attr: its attributes
  * @attr_valid: their expiry time in jiffies64
@@ -248,16 +280,18 @@ static int fusex_inode_set(struct inode *inode, void *data)
  * the nodeid of a live inode of another type or with another handle, or
  * ERR_PTR(-ENOMEM).
  */
-struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u64 generation,
-			 struct fuse_attr *attr, u64 attr_valid,
-			 u64 attr_version, const struct fusex_handle *fh)
+struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u32 epoch,
+			 u64 generation, struct fuse_attr *attr,
+			 u64 attr_valid, u64 attr_version,
+			 const struct fusex_handle *fh)
 {
+	struct fusex_iget_key key = { .nodeid = nodeid, .epoch = epoch };
 	struct fusex_inode *fi;
 	struct inode *inode;
 	int err;
 
 	inode = iget5_locked(sb, nodeid, fusex_inode_eq, fusex_inode_set,
-			     &nodeid);
+			     &key);
 	if (!inode)
 		return ERR_PTR(-ENOMEM);
 
@@ -306,7 +340,7 @@ static int fusex_statfs(struct dentry *dentry, struct kstatfs *buf)
 
 	memset(&outarg, 0, sizeof(outarg));
 	args.opcode = FUSE_STATFS;
-	args.nodeid = get_node_id(d_inode(dentry));
+	fusex_args_inode(&args, d_inode(dentry));
 	args.out_numargs = 1;
 	args.out_args[0].size = sizeof(outarg);
 	args.out_args[0].value = &outarg;
@@ -816,7 +850,7 @@ static struct inode *fusex_get_root_inode(struct super_block *sb,
 		.nlink = 1,
 	};
 
-	return fusex_iget(sb, FUSEX_ROOT_ID, 0, &attr, 0, 0, NULL);
+	return fusex_iget(sb, FUSEX_ROOT_ID, 0, 0, &attr, 0, 0, NULL);
 }
 
 static int fusex_fill_super(struct super_block *sb, struct fs_context *fsc)

@@ -17,17 +17,12 @@
 
 #include "fusex_i.h"
 
-static int fusex_inode_eq_nodeid(struct inode *inode, void *data)
-{
-	return get_node_id(inode) == *(u64 *)data;
-}
-
 /* The inode for a nodeid, if cached, with a reference.  Under killsb. */
-static struct inode *fusex_ilookup(struct fusex_conn *fc, u64 nodeid)
+static struct inode *fusex_notify_ilookup(struct fusex_conn *fc, u64 nodeid)
 {
 	if (!fc->sb)
 		return NULL;
-	return ilookup5(fc->sb, nodeid, fusex_inode_eq_nodeid, &nodeid);
+	return fusex_ilookup(fc->sb, nodeid);
 }
 
 /* Read a fixed-size notification header; the rest must be @extra bytes. */
@@ -58,7 +53,7 @@ static int fusex_notify_inval_inode(struct fusex_conn *fc,
 
 	down_read(&fc->killsb);
 	err = -ENOENT;
-	inode = fusex_ilookup(fc, outarg.ino);
+	inode = fusex_notify_ilookup(fc, outarg.ino);
 	if (!inode)
 		goto out;
 
@@ -121,7 +116,7 @@ static int fusex_reverse_inval_entry(struct fusex_conn *fc, u64 parent,
 	struct inode *pinode, *inode;
 	int err = -ENOTDIR;
 
-	pinode = fusex_ilookup(fc, parent);
+	pinode = fusex_notify_ilookup(fc, parent);
 	if (!pinode)
 		return -ENOENT;
 
@@ -250,7 +245,7 @@ static int fusex_notify_store(struct fusex_conn *fc, struct iov_iter *from,
 
 	down_read(&fc->killsb);
 	err = -ENOENT;
-	inode = fusex_ilookup(fc, outarg.nodeid);
+	inode = fusex_notify_ilookup(fc, outarg.nodeid);
 	if (!inode)
 		goto out_up;
 	err = -EINVAL;
@@ -410,7 +405,7 @@ static int fusex_notify_retrieve(struct fusex_conn *fc, struct iov_iter *from,
 
 	down_read(&fc->killsb);
 	err = -ENOENT;
-	inode = fusex_ilookup(fc, outarg.nodeid);
+	inode = fusex_notify_ilookup(fc, outarg.nodeid);
 	if (inode) {
 		err = fusex_retrieve(fc, inode, &outarg);
 		iput(inode);

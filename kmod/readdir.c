@@ -58,7 +58,7 @@ static bool fusex_emit(struct dir_context *ctx, struct fuse_dirent *dirent)
  */
 static int fusex_direntplus_link(struct file *file,
 				 struct fuse_direntplus *direntplus,
-				 u64 attr_version,
+				 u64 attr_version, u32 epoch,
 				 const struct fusex_handle *fh)
 {
 	struct fuse_entry_out *o = &direntplus->entry_out;
@@ -87,7 +87,14 @@ static int fusex_direntplus_link(struct file *file,
 	dentry = d_lookup(parent, &name);
 	if (dentry) {
 		inode = d_inode(dentry);
+		if (inode && fusex_try_adopt(inode, o, fh, epoch, attr_version)) {
+			/* Revalidated on a restarted server by its name. */
+			fusex_change_entry_timeout(dentry, o);
+			dput(dentry);
+			return 0;
+		}
 		if (inode && get_node_id(inode) == o->nodeid &&
+		    smp_load_acquire(&get_fusex_inode(inode)->epoch) == epoch &&
 		    !inode_wrong_type(inode, o->attr.mode) &&
 		    !fusex_is_bad(inode)) {
 			struct fusex_inode *fi = get_fusex_inode(inode);
@@ -123,7 +130,8 @@ static int fusex_direntplus_link(struct file *file,
 		return -EAGAIN;
 	}
 
-	inode = fusex_iget(dir->i_sb, o->nodeid, o->generation, &o->attr,
+	inode = fusex_iget(dir->i_sb, o->nodeid, epoch, o->generation,
+			   &o->attr,
 			   fusex_time_to_jiffies(o->attr_valid,
 						 o->attr_valid_nsec),
 			   attr_version, fh);
@@ -150,12 +158,12 @@ static int fusex_direntplus_link(struct file *file,
 }
 
 /* Tell the server we did not take a READDIRPLUS entry's lookup. */
-static void fusex_force_forget(struct fusex_conn *fc, u64 nodeid)
+static void fusex_force_forget(struct fusex_conn *fc, u64 nodeid, u32 epoch)
 {
 	struct fusex_forget *forget = fusex_alloc_forget();
 
 	if (forget)
-		fusex_queue_forget(fc, forget, nodeid, 1);
+		fusex_queue_forget(fc, forget, nodeid, 1, epoch);
 }
 
 static int fusex_parse_dirfile(char *buf, size_t nbytes,
@@ -214,7 +222,8 @@ static size_t fusex_direntplus_len(struct fusex_conn *fc,
 }
 
 static int fusex_parse_dirplusfile(char *buf, size_t nbytes, struct file *file,
-				   struct dir_context *ctx, u64 attr_version)
+				   struct dir_context *ctx, u64 attr_version,
+				   u32 epoch)
 {
 	struct fusex_conn *fc = get_fusex_conn(file_inode(file));
 	u64 nodeid = get_node_id(file_inode(file));
@@ -252,9 +261,11 @@ static int fusex_parse_dirplusfile(char *buf, size_t nbytes, struct file *file,
 		 * the dcache and logged; its name stays in the listing, and
 		 * a later lookup of it fails on its own.
 		 */
-		err = fusex_direntplus_link(file, direntplus, attr_version, fh);
+		err = fusex_direntplus_link(file, direntplus, attr_version,
+					    epoch, fh);
 		if (err && direntplus->entry_out.nodeid)
-			fusex_force_forget(fc, direntplus->entry_out.nodeid);
+			fusex_force_forget(fc, direntplus->entry_out.nodeid,
+					   epoch);
 	}
 	if (nbytes) {
 		fusex_bad_reply("READDIRPLUS of nodeid %llu: %zu bytes left over\n",
@@ -286,12 +297,12 @@ static int fusex_readdir(struct file *file, struct dir_context *ctx)
 		return -ENOMEM;
 
 	plus = fusex_use_readdirplus(inode, ctx);
-	in.fh = ff->fh;
+	fusex_args_file(&args, ff, &in.fh);
 	in.offset = ctx->pos;
 	in.size = PAGE_SIZE;
 	in.flags = file->f_flags;
 	args.opcode = plus ? FUSE_READDIRPLUS : FUSE_READDIR;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 1;
 	args.in_args[0].size = sizeof(in);
 	args.in_args[0].value = &in;
@@ -307,7 +318,7 @@ static int fusex_readdir(struct file *file, struct dir_context *ctx)
 		err = res;
 	else if (plus)
 		err = fusex_parse_dirplusfile(buf, res, file, ctx,
-					      attr_version);
+					      attr_version, args.epoch);
 	else
 		err = fusex_parse_dirfile(buf, res, ctx, get_node_id(inode));
 	kfree(buf);

@@ -9,13 +9,14 @@
 
 #include "fusex_i.h"
 
-static void fusex_xattr_args(struct fusex_args *args, u32 opcode, u64 nodeid,
+static void fusex_xattr_args(struct fusex_args *args, u32 opcode,
+			     struct inode *inode,
 			     struct fuse_getxattr_in *inarg,
 			     struct fuse_getxattr_out *outarg,
 			     void *value, size_t size)
 {
 	args->opcode = opcode;
-	args->nodeid = nodeid;
+	fusex_args_inode(args, inode);
 	args->in_numargs = 1;
 	args->in_args[0].size = sizeof(*inarg);
 	args->in_args[0].value = inarg;
@@ -47,7 +48,7 @@ static ssize_t fusex_getxattr(struct inode *inode, const char *name,
 		return -EOPNOTSUPP;
 
 	inarg.size = size;
-	fusex_xattr_args(&args, FUSE_GETXATTR, get_node_id(inode), &inarg,
+	fusex_xattr_args(&args, FUSE_GETXATTR, inode, &inarg,
 			 &outarg, value, size);
 	args.in_numargs = 2;
 	args.in_args[1].size = strlen(name) + 1;
@@ -101,7 +102,7 @@ ssize_t fusex_listxattr(struct dentry *entry, char *list, size_t size)
 		return -EOPNOTSUPP;
 
 	inarg.size = size;
-	fusex_xattr_args(&args, FUSE_LISTXATTR, get_node_id(inode), &inarg,
+	fusex_xattr_args(&args, FUSE_LISTXATTR, inode, &inarg,
 			 &outarg, list, size);
 	ret = fusex_simple_request(fc, &args);
 	if (!ret && !size) {
@@ -146,7 +147,7 @@ static int fusex_setxattr(struct inode *inode, const char *name,
 	inarg.size = size;
 	inarg.flags = flags;
 	args.opcode = FUSE_SETXATTR;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 3;
 	/* Without FUSE_SETXATTR_EXT the argument is the old, short one. */
 	args.in_args[0].size = FUSE_COMPAT_SETXATTR_IN_SIZE;
@@ -175,7 +176,7 @@ static int fusex_removexattr(struct inode *inode, const char *name)
 		return -EOPNOTSUPP;
 
 	args.opcode = FUSE_REMOVEXATTR;
-	args.nodeid = get_node_id(inode);
+	fusex_args_inode(&args, inode);
 	args.in_numargs = 1;
 	args.in_args[0].size = strlen(name) + 1;
 	args.in_args[0].value = (void *)name;

@@ -491,7 +491,13 @@ TEST_F_TIMEOUT(restart, unanswered_request_is_resent, 120)
 	/* ...and nothing else until it is answered. */
 	EXPECT_EQ(-ETIMEDOUT, rd(fd2, self->buf, BUFSZ, 300));
 	ASSERT_EQ(0, answer_init(fd2, self->buf, 0));
-	/* Then the LOOKUP the dead server held, marked as resent. */
+	/* Then the root is revalidated (it has no handle: GETATTR)... */
+	ASSERT_LT(0, rd(fd2, self->buf, BUFSZ, 10000));
+	ASSERT_EQ(FUSE_GETATTR, ih->opcode);
+	EXPECT_EQ(FUSE_ROOT_ID, ih->nodeid);
+	EXPECT_EQ(0, ih->unique & FUSE_UNIQUE_RESEND);
+	ASSERT_EQ(0, answer(fd2, self->buf, NULL));
+	/* ...and the LOOKUP the dead server held comes again, resent. */
 	ASSERT_LT(0, rd(fd2, self->buf, BUFSZ, 10000));
 	ASSERT_EQ(FUSE_LOOKUP, ih->opcode);
 	EXPECT_EQ(unique | FUSE_UNIQUE_RESEND, ih->unique);
