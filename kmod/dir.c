@@ -293,7 +293,7 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 		return 1;
 	}
 	if (IS_ERR(fh) || outarg.nodeid != get_node_id(inode) ||
-	    smp_load_acquire(&fi->epoch) != args.epoch ||
+	    fusex_inode_epoch(inode) != args.epoch ||
 	    fusex_invalid_attr(&outarg.attr) ||
 	    inode_wrong_type(inode, outarg.attr.mode)) {
 		/* Another object has the name now. */

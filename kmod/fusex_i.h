@@ -443,6 +443,20 @@ static inline u64 get_node_id(struct inode *inode)
 	return READ_ONCE(get_fusex_inode(inode)->nodeid);
 }
 
+/* The instance @inode's nodeid is of; read before the nodeid. */
+static inline u32 fusex_inode_epoch(struct inode *inode)
+{
+	/* Pairs with smp_store_release() in fusex_set_nodeid(). */
+	return smp_load_acquire(&get_fusex_inode(inode)->epoch);
+}
+
+/* The instance an open file's handle is of; read before the handle. */
+static inline u32 fusex_file_epoch(struct fusex_file *ff)
+{
+	/* Pairs with smp_store_release() in fusex_reopen(). */
+	return smp_load_acquire(&ff->epoch);
+}
+
 /* Name the inode whose nodeid goes in the request's header. */
 static inline void fusex_args_inode(struct fusex_args *args,
 				    struct inode *inode)

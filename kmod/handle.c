@@ -105,6 +105,7 @@ const struct fusex_handle *fusex_entry_handle(struct fusex_conn *fc,
 int fusex_set_handle(struct inode *inode, const struct fusex_handle *h)
 {
 	struct fusex_inode *fi = get_fusex_inode(inode);
+	/* Pairs with the smp_store_release() below. */
 	unsigned int size = smp_load_acquire(&fi->fh_size);
 	u8 *ext = NULL;
 
@@ -142,6 +143,7 @@ static const u8 *fusex_inode_handle(struct inode *inode, unsigned int *size)
 {
 	struct fusex_inode *fi = get_fusex_inode(inode);
 
+	/* Pairs with smp_store_release() in fusex_set_handle(). */
 	*size = smp_load_acquire(&fi->fh_size);
 	return *size ? fusex_fh_data(fi, *size) : NULL;
 }

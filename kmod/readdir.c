@@ -94,7 +94,7 @@ static int fusex_direntplus_link(struct file *file,
 			return 0;
 		}
 		if (inode && get_node_id(inode) == o->nodeid &&
-		    smp_load_acquire(&get_fusex_inode(inode)->epoch) == epoch &&
+		    fusex_inode_epoch(inode) == epoch &&
 		    !inode_wrong_type(inode, o->attr.mode) &&
 		    !fusex_is_bad(inode)) {
 			struct fusex_inode *fi = get_fusex_inode(inode);

@@ -37,8 +37,7 @@ static bool fusex_epoch_before(u32 a, u32 b)
 
 static bool fusex_inode_current(struct fusex_conn *fc, struct inode *inode)
 {
-	return smp_load_acquire(&get_fusex_inode(inode)->epoch) ==
-	       READ_ONCE(fc->epoch);
+	return fusex_inode_epoch(inode) == READ_ONCE(fc->epoch);
 }
 
 void fusex_make_stale(struct inode *inode)
@@ -82,7 +81,7 @@ static bool fusex_set_nodeid(struct inode *inode, u64 nodeid, u32 epoch,
 	rehash = fi->nodeid != nodeid;
 	WRITE_ONCE(fi->nodeid, nodeid);
 	fi->nlookup = counted ? 1 : 0;
-	/* Pairs with smp_load_acquire() in fusex_bind_args(). */
+	/* Pairs with smp_load_acquire() in fusex_inode_epoch(). */
 	smp_store_release(&fi->epoch, epoch);
 	spin_unlock(&fi->lock);
 
@@ -153,9 +152,10 @@ bool fusex_try_adopt(struct inode *inode, struct fuse_entry_out *out,
 {
 	struct fusex_inode *fi = get_fusex_inode(inode);
 
-	if (smp_load_acquire(&fi->epoch) == epoch || fusex_is_stale(inode) ||
+	if (fusex_inode_epoch(inode) == epoch || fusex_is_stale(inode) ||
 	    fusex_is_bad(inode) || inode_wrong_type(inode, out->attr.mode))
 		return false;
+	/* Pairs with the release in fusex_set_handle(). */
 	if (smp_load_acquire(&fi->fh_size)) {
 		if (!h || !fusex_same_handle(inode, h))
 			return false;
@@ -317,6 +317,7 @@ int fusex_revalidate(struct inode *inode)
 		return -EIO;
 	if (inode == d_inode(inode->i_sb->s_root))
 		return fusex_reval_root(inode);
+	/* Pairs with the release in fusex_set_handle(). */
 	if (smp_load_acquire(&get_fusex_inode(inode)->fh_size))
 		return fusex_reval_by_handle(inode);
 	return fusex_reval_by_name(inode);
@@ -331,7 +332,7 @@ static int fusex_reopen(struct fusex_conn *fc, struct fusex_file *ff)
 	int err = 0;
 
 	mutex_lock(&ff->reopen_lock);
-	if (smp_load_acquire(&ff->epoch) == READ_ONCE(fc->epoch))
+	if (fusex_file_epoch(ff) == READ_ONCE(fc->epoch))
 		goto out;
 	err = -ESTALE;
 	if (ff->stale)
@@ -342,6 +343,7 @@ static int fusex_reopen(struct fusex_conn *fc, struct fusex_file *ff)
 		err = fusex_bind_args(fc, &args, true);
 		if (err)
 			goto out;
+		/* Pairs with smp_load_acquire() in fusex_file_epoch(). */
 		smp_store_release(&ff->epoch, args.epoch);
 		goto out;
 	}
@@ -365,7 +367,7 @@ static int fusex_reopen(struct fusex_conn *fc, struct fusex_file *ff)
 		goto out;
 	WRITE_ONCE(ff->fh, out.fh);
 	WRITE_ONCE(ff->nodeid, args.nodeid);
-	/* Pairs with smp_load_acquire() in fusex_bind_args(). */
+	/* Pairs with smp_load_acquire() in fusex_file_epoch(). */
 	smp_store_release(&ff->epoch, args.epoch);
 	atomic_inc(&fc->reopens);
 out:
@@ -401,7 +403,7 @@ again:
 
 		if (fusex_is_stale(inode))
 			return -ESTALE;
-		if (smp_load_acquire(&fi->epoch) != epoch) {
+		if (fusex_inode_epoch(inode) != epoch) {
 			if (!may_sleep)
 				return -ESTALE;
 			if (fatal_signal_pending(current))
@@ -418,7 +420,7 @@ again:
 
 		if (READ_ONCE(ff->stale))
 			return -ESTALE;
-		if (smp_load_acquire(&ff->epoch) != epoch) {
+		if (fusex_file_epoch(ff) != epoch) {
 			if (args->drop_stale)
 				return 1;
 			if (!may_sleep)
