@@ -120,9 +120,12 @@ void fusex_conn_init(struct fusex_conn *fc, struct user_namespace *user_ns)
 	init_waitqueue_head(&fc->blocked_waitq);
 	INIT_DELAYED_WORK(&fc->restart_work, fusex_restart_timeout_work);
 	atomic_set(&fc->num_waiting, 0);
-	atomic_set(&fc->reval_handle, 0);
-	atomic_set(&fc->reval_name, 0);
-	atomic_set(&fc->reopens, 0);
+	atomic64_set(&fc->resent, 0);
+	atomic64_set(&fc->reval_handle, 0);
+	atomic64_set(&fc->reval_name, 0);
+	atomic64_set(&fc->reopens, 0);
+	atomic64_set(&fc->stale, 0);
+	atomic64_set(&fc->locks_lost, 0);
 	atomic64_set(&fc->attr_version, 1);
 	fc->connected = true;
 	fc->max_pages = FUSEX_DEFAULT_MAX_PAGES;
@@ -644,6 +647,7 @@ static void fusex_detach_locked(struct fusex_conn *fc,
 		}
 		req->in_h.unique |= FUSE_UNIQUE_RESEND;
 		set_bit(FR_PENDING, &req->flags);
+		atomic64_inc(&fc->resent);
 	}
 	list_splice(&resend, &fc->pending);
 	req = fc->reinit_req;

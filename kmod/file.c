@@ -1328,6 +1328,9 @@ static int fusex_setlk(struct file *file, struct file_lock *fl, bool flock)
 
 	fusex_lk_fill(&args, file, fl, opcode, pid_nr, flock, &inarg);
 	err = fusex_simple_request(fc, &args);
+	if (!err && fusex_fl_type(fl) != F_UNLCK)
+		WRITE_ONCE(((struct fusex_file *)file->private_data)->locked,
+			   true);
 	/* A signalled SETLKW starts again. */
 	if (err == -EINTR)
 		err = -ERESTARTSYS;
@@ -1338,6 +1341,8 @@ static int fusex_file_lock(struct file *file, int cmd, struct file_lock *fl)
 {
 	struct inode *inode = file_inode(file);
 	struct fusex_conn *fc = get_fusex_conn(inode);
+
+	int err;
 
 	if (fusex_is_bad(inode))
 		return -EIO;
@@ -1351,6 +1356,12 @@ static int fusex_file_lock(struct file *file, int cmd, struct file_lock *fl)
 		}
 		return posix_lock_file(file, fl, NULL);
 	}
+	/* Unlock on close needs nothing from a new server (see setlk). */
+	if ((fusex_fl_flags(fl) & FL_CLOSE_POSIX) != FL_CLOSE_POSIX) {
+		err = fusex_lock_check(file);
+		if (err)
+			return err;
+	}
 	if (cmd == F_GETLK)
 		return fusex_getlk(file, fl);
 	return fusex_setlk(file, fl, false);
@@ -1361,11 +1372,15 @@ static int fusex_file_flock(struct file *file, int cmd, struct file_lock *fl)
 	struct inode *inode = file_inode(file);
 	struct fusex_conn *fc = get_fusex_conn(inode);
 	struct fusex_file *ff = file->private_data;
+	int err;
 
 	if (fusex_is_bad(inode))
 		return -EIO;
 	if (!fc->flock_locks)
 		return locks_lock_file_wait(file, fl);
+	err = fusex_lock_check(file);
+	if (err)
+		return err;
 	/* The server emulates flock; RELEASE must unlock. */
 	ff->flock = true;
 	return fusex_setlk(file, fl, true);
@@ -1386,6 +1401,8 @@ const struct file_operations fusex_file_operations = {
 	.copy_file_range = fusex_copy_file_range,
 	.lock		= fusex_file_lock,
 	.flock		= fusex_file_flock,
+	.unlocked_ioctl	= fusex_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
 };
 
 const struct address_space_operations fusex_file_aops = {

@@ -240,10 +240,13 @@ struct fusex_conn {
 	 * until revalidated.  Written under fc->lock, read with READ_ONCE.
 	 */
 	u32 epoch;
-	/* Inodes revalidated, by handle and by name; files reopened. */
-	atomic_t reval_handle;
-	atomic_t reval_name;
-	atomic_t reopens;
+	/* FUSEX_IOC_STATUS counters (struct fusex_status). */
+	atomic64_t resent;
+	atomic64_t reval_handle;
+	atomic64_t reval_name;
+	atomic64_t reopens;
+	atomic64_t stale;
+	atomic64_t locks_lost;
 
 	/* Server readers sleep here. */
 	wait_queue_head_t waitq;
@@ -419,6 +422,13 @@ struct fusex_file {
 	bool isdir;
 	/* flock() was used: RELEASE unlocks it. */
 	bool flock;
+	/* The server granted a POSIX lock through it (a hint, WRITE_ONCE). */
+	bool locked;
+	/*
+	 * Reopened on a new server while it may have held locks there: the
+	 * next lock operation fails with ENOLCK.  Under reopen_lock.
+	 */
+	bool locks_lost;
 	/* For RELEASE, allocated with the file so release cannot fail. */
 	struct fusex_release_args *release_args;
 };
@@ -620,6 +630,8 @@ bool fusex_same_handle(struct inode *inode, const struct fusex_handle *h);
 int fusex_bind_args(struct fusex_conn *fc, struct fusex_args *args,
 		    bool may_sleep);
 int fusex_revalidate(struct inode *inode);
+long fusex_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+int fusex_lock_check(struct file *file);
 int fusex_adopt(struct inode *inode, struct fuse_entry_out *out, u32 epoch,
 		u64 attr_version);
 bool fusex_try_adopt(struct inode *inode, struct fuse_entry_out *out,

@@ -331,7 +331,7 @@ int fusex_reval_by_handle(struct inode *inode)
 		err = -ESTALE;
 		goto out_forget;
 	}
-	atomic_inc(&fc->reval_handle);
+	atomic64_inc(&fc->reval_handle);
 	err = fusex_adopt(inode, &la->out, la->args.epoch, attr_version);
 	goto out;
 

@@ -338,4 +338,6 @@ const struct file_operations fusex_dir_operations = {
 	.open		= fusex_dir_open,
 	.release	= fusex_dir_release,
 	.fsync		= fusex_dir_fsync,
+	.unlocked_ioctl	= fusex_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
 };

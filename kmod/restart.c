@@ -43,8 +43,7 @@ static bool fusex_inode_current(struct fusex_conn *fc, struct inode *inode)
 void fusex_make_stale(struct inode *inode)
 {
 	if (!test_and_set_bit(FUSEX_I_STALE, &get_fusex_inode(inode)->state))
-		pr_debug("inode %lu is stale on the restarted server\n",
-			 inode->i_ino);
+		atomic64_inc(&get_fusex_conn(inode)->stale);
 }
 
 /* The new server counted a lookup the kernel will not keep. */
@@ -162,7 +161,7 @@ bool fusex_try_adopt(struct inode *inode, struct fuse_entry_out *out,
 	} else if (out->attr.ino != fi->orig_ino) {
 		return false;
 	}
-	atomic_inc(&get_fusex_conn(inode)->reval_name);
+	atomic64_inc(&get_fusex_conn(inode)->reval_name);
 	fusex_adopt(inode, out, epoch, attr_version);
 	return true;
 }
@@ -247,7 +246,7 @@ static int fusex_reval_dentry(struct dentry *dentry)
 		fusex_make_stale(inode);
 		return -ESTALE;
 	}
-	atomic_inc(&fc->reval_name);
+	atomic64_inc(&fc->reval_name);
 	return fusex_adopt(inode, &out, args.epoch, attr_version);
 }
 
@@ -367,9 +366,14 @@ static int fusex_reopen(struct fusex_conn *fc, struct fusex_file *ff)
 		goto out;
 	WRITE_ONCE(ff->fh, out.fh);
 	WRITE_ONCE(ff->nodeid, args.nodeid);
+	/* Locks died with the old server; the new one cannot know them. */
+	if (READ_ONCE(ff->locked) || ff->flock) {
+		ff->locks_lost = true;
+		WRITE_ONCE(ff->locked, false);
+	}
 	/* Pairs with smp_load_acquire() in fusex_file_epoch(). */
 	smp_store_release(&ff->epoch, args.epoch);
-	atomic_inc(&fc->reopens);
+	atomic64_inc(&fc->reopens);
 out:
 	mutex_unlock(&ff->reopen_lock);
 	return err;
@@ -436,4 +440,80 @@ again:
 	}
 	args->epoch = epoch;
 	return 0;
+}
+
+/**
+ * fusex_lock_check - before a lock operation the server keeps
+ * @file: the file locked through
+ *
+ * The file is reopened first if a new server has taken over.  If it held
+ * locks on the old server, they are gone: this lock operation fails with
+ * ENOLCK, once, so that the process learns it (Documentation/restart.rst).
+ *
+ * Return: 0, -ENOLCK, or the error of reopening the file.
+ */
+int fusex_lock_check(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_file *ff = file->private_data;
+	struct fusex_args args = {};
+	u64 fh;
+	bool lost;
+	int err;
+
+	fusex_args_inode(&args, inode);
+	fusex_args_file(&args, ff, &fh);
+	err = fusex_bind_args(fc, &args, true);
+	if (err)
+		return err;
+	mutex_lock(&ff->reopen_lock);
+	lost = ff->locks_lost;
+	ff->locks_lost = false;
+	mutex_unlock(&ff->reopen_lock);
+	if (!lost)
+		return 0;
+	atomic64_inc(&fc->locks_lost);
+	pr_info_ratelimited("locks held through a file of inode %lu were lost with their server\n",
+			    inode->i_ino);
+	return -ENOLCK;
+}
+
+static long fusex_ioctl_status(struct fusex_conn *fc,
+			       struct fusex_status __user *argp)
+{
+	struct fusex_status st = {};
+
+	spin_lock(&fc->lock);
+	if (fc->detached)
+		st.flags |= FUSEX_STATUS_DETACHED;
+	if (!fc->connected)
+		st.flags |= FUSEX_STATUS_ABORTED;
+	st.epoch = fc->epoch;
+	st.attaches = fc->attaches;
+	st.restarts = fc->restarts;
+	st.instance_id = fc->instance_id;
+	spin_unlock(&fc->lock);
+	if (fc->restart_timeout)
+		st.flags |= FUSEX_STATUS_RESTARTABLE;
+	st.resent = atomic64_read(&fc->resent);
+	st.reval_handle = atomic64_read(&fc->reval_handle);
+	st.reval_name = atomic64_read(&fc->reval_name);
+	st.reopens = atomic64_read(&fc->reopens);
+	st.stale = atomic64_read(&fc->stale);
+	st.locks_lost = atomic64_read(&fc->locks_lost);
+	return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+/* ioctls on files of the mount: answered by the kernel, not the server. */
+long fusex_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct fusex_conn *fc = get_fusex_conn(file_inode(file));
+
+	switch (cmd) {
+	case FUSEX_IOC_STATUS:
+		return fusex_ioctl_status(fc, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
 }

@@ -33,6 +33,12 @@
  *  - notification FUSE_NOTIFY_RESTARTED (code 10) with struct
  *    fusex_notify_restarted_out
  *
+ * fusex 4 (restart, phase 2):
+ *  - after a new server attaches, cached inodes are revalidated lazily
+ *    (FUSE_LOOKUP_HANDLE, or LOOKUP by name) and open files reopened
+ *    (OPEN/OPENDIR with their original flags) on first use
+ *  - ioctl FUSEX_IOC_STATUS (struct fusex_status) on files of the mount
+ *
  * Version negotiation
  * -------------------
  * The kernel sends FUSE_INIT with major FUSEX_KERNEL_VERSION and minor
@@ -234,5 +240,44 @@ struct fusex_attach {
 
 #define FUSEX_DEV_IOC_ATTACH		_IOW(FUSEX_DEV_IOC_MAGIC, 128, \
 					     struct fusex_attach)
+
+/*
+ * FUSEX_IOC_STATUS: on any file or directory of a fusex mount (opened, not
+ * O_PATH), by anyone who may use the mount: the connection's restart state
+ * and what restarts have cost.  Fields only grow; unknown ones read zero.
+ */
+struct fusex_status {
+	/* FUSEX_STATUS_* */
+	uint32_t	flags;
+	/* Server instances after the first (attaches to a live mount). */
+	uint32_t	epoch;
+	/* FUSEX_DEV_IOC_ATTACH calls that succeeded. */
+	uint32_t	attaches;
+	/* FUSE_NOTIFY_RESTARTED received; the last one's instance id. */
+	uint32_t	restarts;
+	uint64_t	instance_id;
+	/* Requests a server read and died on, sent again. */
+	uint64_t	resent;
+	/* Inodes revalidated by FUSE_LOOKUP_HANDLE, and by name. */
+	uint64_t	reval_handle;
+	uint64_t	reval_name;
+	/* Open files and directories opened again on a new instance. */
+	uint64_t	reopens;
+	/* Inodes found gone or replaced on a new instance. */
+	uint64_t	stale;
+	/* Lock owners told their locks were lost (ENOLCK). */
+	uint64_t	locks_lost;
+	uint64_t	reserved[6];
+};
+
+/* No server is attached: requests wait for one (restart_timeout=). */
+#define FUSEX_STATUS_DETACHED		(1U << 0)
+/* The connection is aborted: every request fails with ENOTCONN. */
+#define FUSEX_STATUS_ABORTED		(1U << 1)
+/* The mount has restart_timeout= set. */
+#define FUSEX_STATUS_RESTARTABLE	(1U << 2)
+
+#define FUSEX_IOC_STATUS		_IOR(FUSEX_DEV_IOC_MAGIC, 129, \
+					     struct fusex_status)
 
 #endif /* _UAPI_LINUX_FUSEX_H */
