@@ -228,8 +228,14 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	inode = d_inode_rcu(entry);
 	if (inode && (fusex_is_bad(inode) || fusex_is_stale(inode)))
 		return 0;
+	/*
+	 * A name cached from a server that has died since is looked up
+	 * again on the new one; the lookup revalidates the inode with it.
+	 */
 	if (!time_before64(fusex_dentry_time(entry), get_jiffies_64()) &&
-	    !(flags & (LOOKUP_EXCL | LOOKUP_REVAL | LOOKUP_RENAME_TARGET))) {
+	    !(flags & (LOOKUP_EXCL | LOOKUP_REVAL | LOOKUP_RENAME_TARGET)) &&
+	    (!inode || fusex_inode_epoch(inode) ==
+		       READ_ONCE(get_fusex_conn_sb(entry->d_sb)->epoch))) {
 		/*
 		 * Someone walks what READDIRPLUS brought in (ls -l, find):
 		 * the next READDIR of the directory had better be PLUS too.
@@ -378,8 +384,17 @@ static bool fusex_attr_expired(struct inode *inode)
 /* Refresh the attributes if they have expired. */
 int fusex_update_attributes(struct inode *inode, struct file *file, u32 mask)
 {
+	struct fusex_conn *fc = get_fusex_conn(inode);
+
 	if (fusex_is_bad(inode))
 		return -EIO;
+	/* After a restart nothing cached is trusted before revalidation. */
+	if (fusex_inode_epoch(inode) != READ_ONCE(fc->epoch)) {
+		int err = fusex_revalidate(inode);
+
+		if (err)
+			return err;
+	}
 	if (fusex_attr_expired(inode))
 		return fusex_do_getattr(inode, file);
 	return 0;

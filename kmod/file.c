@@ -557,6 +557,16 @@ static void fusex_readahead(struct readahead_control *rac)
 	}
 }
 
+/* Cached pages a revalidation found stale go before a read. */
+static void fusex_drop_stale_pages(struct inode *inode)
+{
+	if (!test_and_clear_bit(FUSEX_I_INVAL_DATA,
+				&get_fusex_inode(inode)->state))
+		return;
+	truncate_pagecache(inode, i_size_read(inode));
+	invalidate_inode_pages2(inode->i_mapping);
+}
+
 static ssize_t fusex_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct file *file = iocb->ki_filp;
@@ -567,6 +577,10 @@ static ssize_t fusex_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 
 	if (fusex_is_bad(inode))
 		return -EIO;
+	err = fusex_file_current(file);
+	if (err)
+		return err;
+	fusex_drop_stale_pages(inode);
 	if ((ff->open_flags & FOPEN_DIRECT_IO) ||
 	    (iocb->ki_flags & IOCB_DIRECT))
 		return fusex_direct_read(iocb, to);
@@ -694,16 +708,65 @@ static ssize_t fusex_send_write(struct fusex_file *ff, struct inode *inode,
 }
 
 /*
- * Write through to the server, then drop the cached pages of the range so
- * that the next read sees what the server has.  Called with the inode
- * locked.
+ * The server's file grew to @pos (at least) by something the kernel did.
+ * Attributes asked for before are older than this: they must not shrink
+ * the size back (as fuse does, by moving attr_version on).
+ */
+static void fusex_write_size(struct inode *inode, loff_t pos)
+{
+	struct fusex_inode *fi = get_fusex_inode(inode);
+
+	spin_lock(&fi->lock);
+	fi->attr_version = atomic64_inc_return(&get_fusex_conn(inode)->attr_version);
+	if (pos > i_size_read(inode))
+		i_size_write(inode, pos);
+	spin_unlock(&fi->lock);
+}
+
+/*
+ * What was just written through goes into the pages cached over it too,
+ * before the size moves: a reader that got a page when the file was
+ * shorter (zeros past the old end) must not see those zeros under the new
+ * size.  fuse writes through its pages for the same reason.  Pages not
+ * cached are left to be read; the range has no dirty pages (written back
+ * before), so none is overwritten with older data.
+ */
+static void fusex_write_cached(struct inode *inode, loff_t pos,
+			       const char *buf, size_t len)
+{
+	while (len) {
+		size_t off = offset_in_page(pos);
+		size_t n = min_t(size_t, len, PAGE_SIZE - off);
+		struct folio *folio;
+
+		folio = filemap_lock_folio(inode->i_mapping, pos >> PAGE_SHIFT);
+		if (!IS_ERR_OR_NULL(folio)) {
+			if (folio_test_uptodate(folio)) {
+				void *kaddr = kmap_local_folio(folio,
+					offset_in_folio(folio, pos));
+
+				memcpy(kaddr, buf, n);
+				kunmap_local(kaddr);
+				flush_dcache_folio(folio);
+			}
+			folio_unlock(folio);
+			folio_put(folio);
+		}
+		pos += n;
+		buf += n;
+		len -= n;
+	}
+}
+
+/*
+ * Write through to the server; the cached pages of the range get the same
+ * bytes.  Called with the inode locked.
  */
 static ssize_t fusex_write_through(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct file *file = iocb->ki_filp;
 	struct inode *inode = file_inode(file);
 	struct fusex_conn *fc = get_fusex_conn(inode);
-	struct fusex_inode *fi = get_fusex_inode(inode);
 	size_t chunk = min(fusex_max_write(fc), iov_iter_count(from));
 	loff_t start = iocb->ki_pos, pos = start;
 	ssize_t total = 0, ret = 0;
@@ -733,6 +796,7 @@ static ssize_t fusex_write_through(struct kiocb *iocb, struct iov_iter *from)
 			iov_iter_revert(from, got);
 			break;
 		}
+		fusex_write_cached(inode, pos, buf, ret);
 		pos += ret;
 		total += ret;
 		if (ret < got) {
@@ -743,15 +807,10 @@ static ssize_t fusex_write_through(struct kiocb *iocb, struct iov_iter *from)
 	kvfree(buf);
 
 	if (total) {
-		spin_lock(&fi->lock);
-		if (pos > i_size_read(inode))
-			i_size_write(inode, pos);
+		/* Only now: a reader may see the size once the pages agree. */
+		fusex_write_size(inode, pos);
 		/* mtime, ctime, blocks are the server's now. */
-		fi->i_time = 0;
-		spin_unlock(&fi->lock);
-		invalidate_inode_pages2_range(inode->i_mapping,
-					      start >> PAGE_SHIFT,
-					      (pos - 1) >> PAGE_SHIFT);
+		fusex_invalidate_attr(inode);
 	}
 	iocb->ki_pos = pos;
 	return total ? total : ret;
@@ -766,6 +825,9 @@ static ssize_t fusex_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 
 	if (fusex_is_bad(inode))
 		return -EIO;
+	ret = fusex_file_current(file);
+	if (ret)
+		return ret;
 	if (get_fusex_conn(inode)->writeback_cache &&
 	    !(ff->open_flags & FOPEN_DIRECT_IO) &&
 	    !(iocb->ki_flags & IOCB_DIRECT)) {
@@ -1074,8 +1136,8 @@ static long fusex_file_fallocate(struct file *file, int mode, loff_t offset,
 	if (err)
 		goto out;
 
-	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode))
-		i_size_write(inode, end);
+	if (!(mode & FALLOC_FL_KEEP_SIZE))
+		fusex_write_size(inode, end);
 	if (mode & FALLOC_FL_PUNCH_HOLE)
 		truncate_pagecache_range(inode, offset, end - 1);
 	fusex_invalidate_attr(inode);
@@ -1219,8 +1281,7 @@ static ssize_t fusex_do_copy_file_range(struct file *file_in, loff_t pos_in,
 		invalidate_inode_pages2_range(inode_out->i_mapping,
 				pos_out >> PAGE_SHIFT,
 				(pos_out + outarg.size - 1) >> PAGE_SHIFT);
-	if (pos_out + outarg.size > i_size_read(inode_out))
-		i_size_write(inode_out, pos_out + outarg.size);
+	fusex_write_size(inode_out, pos_out + outarg.size);
 	fusex_invalidate_attr(inode_out);
 	err = outarg.size;
 out:

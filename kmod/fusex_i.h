@@ -349,7 +349,10 @@ enum {
 	 * use advises READDIRPLUS for the rest of its directory.
 	 */
 	FUSEX_I_INIT_RDPLUS,
-	/* Cached pages may be stale: invalidate before the next read. */
+	/*
+	 * Cached pages may be stale (found on revalidation after a restart,
+	 * maybe from writeback): dropped before the next read.
+	 */
 	FUSEX_I_INVAL_DATA,
 	/* Gone, or another object, on a restarted server: ESTALE. */
 	FUSEX_I_STALE,
@@ -567,6 +570,8 @@ struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u32 epoch,
 struct inode *fusex_ilookup(struct super_block *sb, u64 nodeid);
 void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 			     u64 attr_valid, u64 attr_version);
+void __fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
+			       u64 attr_valid, u64 attr_version, bool defer);
 void fusex_invalidate_attr(struct inode *inode);
 bool fusex_allow_current_process(struct fusex_conn *fc);
 struct fusex_conn *fusex_conn_of_file(struct file *file);
@@ -631,6 +636,7 @@ int fusex_bind_args(struct fusex_conn *fc, struct fusex_args *args,
 		    bool may_sleep);
 int fusex_revalidate(struct inode *inode);
 long fusex_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+int fusex_file_current(struct file *file);
 int fusex_lock_check(struct file *file);
 int fusex_adopt(struct inode *inode, struct fuse_entry_out *out, u32 epoch,
 		u64 attr_version);

@@ -141,6 +141,16 @@ void fusex_invalidate_attr(struct inode *inode)
 void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 			     u64 attr_valid, u64 attr_version)
 {
+	__fusex_change_attributes(inode, attr, attr_valid, attr_version, false);
+}
+
+/*
+ * With @defer, cached pages are not dropped here but marked to be
+ * (FUSEX_I_INVAL_DATA): the caller may be writing some back.
+ */
+void __fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
+			       u64 attr_valid, u64 attr_version, bool defer)
+{
 	struct fusex_conn *fc = get_fusex_conn(inode);
 	struct fusex_inode *fi = get_fusex_inode(inode);
 	struct timespec64 old_mtime, new_mtime;
@@ -183,6 +193,12 @@ void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 
 	if (!S_ISREG(inode->i_mode) || wb)
 		return;
+	if (defer) {
+		if (oldsize != attr->size ||
+		    !timespec64_equal(&old_mtime, &new_mtime))
+			set_bit(FUSEX_I_INVAL_DATA, &fi->state);
+		return;
+	}
 	if (oldsize != attr->size) {
 		truncate_pagecache(inode, attr->size);
 		inval = true;

@@ -44,6 +44,7 @@ void fusex_make_stale(struct inode *inode)
 {
 	if (!test_and_set_bit(FUSEX_I_STALE, &get_fusex_inode(inode)->state))
 		atomic64_inc(&get_fusex_conn(inode)->stale);
+
 }
 
 /* The new server counted a lookup the kernel will not keep. */
@@ -94,20 +95,15 @@ static bool fusex_set_nodeid(struct inode *inode, u64 nodeid, u32 epoch,
 
 /*
  * Take the attributes a revalidation brought.  The object may have been
- * written while no server ran: a new mtime drops cached pages (a new size
- * does anyway), unless they are the kernel's own (writeback cache).
+ * written while no server ran: a new size or mtime drops cached pages
+ * before the next read (not here: revalidation may run from writeback,
+ * under pages it would wait for), unless they are the kernel's own
+ * (writeback cache).
  */
 static void fusex_reval_attributes(struct inode *inode, struct fuse_attr *attr,
 				   u64 attr_valid, u64 attr_version)
 {
-	struct timespec64 old = fusex_get_mtime(inode);
-	bool changed = attr->mtime != old.tv_sec ||
-		       attr->mtimensec != old.tv_nsec;
-
-	fusex_change_attributes(inode, attr, attr_valid, attr_version);
-	if (changed && S_ISREG(inode->i_mode) &&
-	    !get_fusex_conn(inode)->writeback_cache)
-		invalidate_inode_pages2(inode->i_mapping);
+	__fusex_change_attributes(inode, attr, attr_valid, attr_version, true);
 }
 
 /**
@@ -401,6 +397,12 @@ int fusex_bind_args(struct fusex_conn *fc, struct fusex_args *args,
 
 again:
 	epoch = READ_ONCE(fc->epoch);
+	/* Dropped, not revalidated for, when its file is a dead server's. */
+	if (args->drop_stale) {
+		for (i = 0; i < ARRAY_SIZE(b->file) && b->file[i]; i++)
+			if (fusex_file_epoch(b->file[i]) != epoch)
+				return 1;
+	}
 	for (i = 0; i < ARRAY_SIZE(b->inode) && b->inode[i]; i++) {
 		struct inode *inode = b->inode[i];
 		struct fusex_inode *fi = get_fusex_inode(inode);
@@ -425,8 +427,6 @@ again:
 		if (READ_ONCE(ff->stale))
 			return -ESTALE;
 		if (fusex_file_epoch(ff) != epoch) {
-			if (args->drop_stale)
-				return 1;
 			if (!may_sleep)
 				return -ESTALE;
 			if (fatal_signal_pending(current))
@@ -440,6 +440,28 @@ again:
 	}
 	args->epoch = epoch;
 	return 0;
+}
+
+/**
+ * fusex_file_current - revalidate an open file's inode and reopen it
+ * @file: an open file of the mount
+ *
+ * For paths that may answer from the cache (reads and writes through the
+ * page cache): after a restart they first make sure the object still
+ * exists and the file is open on the new server.
+ *
+ * Return: 0, -ESTALE, or the error of revalidating or reopening.
+ */
+int fusex_file_current(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	struct fusex_conn *fc = get_fusex_conn(inode);
+	struct fusex_args args = {};
+	u64 fh;
+
+	fusex_args_inode(&args, inode);
+	fusex_args_file(&args, file->private_data, &fh);
+	return fusex_bind_args(fc, &args, true);
 }
 
 /**
@@ -457,14 +479,10 @@ int fusex_lock_check(struct file *file)
 	struct inode *inode = file_inode(file);
 	struct fusex_conn *fc = get_fusex_conn(inode);
 	struct fusex_file *ff = file->private_data;
-	struct fusex_args args = {};
-	u64 fh;
 	bool lost;
 	int err;
 
-	fusex_args_inode(&args, inode);
-	fusex_args_file(&args, ff, &fh);
-	err = fusex_bind_args(fc, &args, true);
+	err = fusex_file_current(file);
 	if (err)
 		return err;
 	mutex_lock(&ff->reopen_lock);
