@@ -51,6 +51,7 @@ struct fxpt {
 	char *source;
 	double timeout;
 	int nohandles;
+	char *stats;
 	int debug;
 
 	/* Handles are offered (the source can give them, not nohandles). */
@@ -58,6 +59,10 @@ struct fxpt {
 	/* The source opened for reading: open_by_handle_at() needs one. */
 	int mount_fd;
 	pthread_mutex_t lock;
+	/* -o stats=FILE: open, and the counts (under lock) */
+	int stats_fd;
+	uint64_t nlookup;
+	uint64_t nresolve;
 	struct fxpt_inode root;
 	struct fxpt_inode *table[FXPT_HASH_SIZE];
 };
@@ -73,6 +78,8 @@ int fxpt_handle_of(int fd, unsigned char *h, unsigned int *hsz);
 int fxpt_lookup(struct fxpt_inode *dir, const char *name,
 		struct fuse_entry_param *e);
 void fxpt_forget_one(fuse_ino_t ino, uint64_t nlookup);
+/* Count a LOOKUP (or a FUSE_LOOKUP_HANDLE) for -o stats=FILE. */
+void fxpt_count(bool by_handle);
 /* "/proc/self/fd/N" for an inode's fd, into @buf (32 bytes). */
 const char *fxpt_proc_path(char *buf, int fd);
 

@@ -272,6 +272,30 @@ static int fxpt_encode(void *userdata, fuse_ino_t ino, void *buf,
 	return 0;
 }
 
+/*
+ * -o stats=FILE: the counts of LOOKUP and FUSE_LOOKUP_HANDLE requests this
+ * instance answered, one fixed-width line rewritten in place.
+ */
+void fxpt_count(bool by_handle)
+{
+	char line[64];
+	int n;
+
+	if (fxpt.stats_fd < 0)
+		return;
+	pthread_mutex_lock(&fxpt.lock);
+	if (by_handle)
+		fxpt.nresolve++;
+	else
+		fxpt.nlookup++;
+	n = snprintf(line, sizeof(line), "lookup %12llu lookup_handle %12llu\n",
+		     (unsigned long long)fxpt.nlookup,
+		     (unsigned long long)fxpt.nresolve);
+	if (pwrite(fxpt.stats_fd, line, n, 0) != n && fxpt.debug)
+		perror("fusex-passthrough: stats");
+	pthread_mutex_unlock(&fxpt.lock);
+}
+
 static int fxpt_resolve(void *userdata, const void *handle, size_t size,
 			const char *name, struct fuse_entry_param *e)
 {
@@ -284,6 +308,7 @@ static int fxpt_resolve(void *userdata, const void *handle, size_t size,
 	int fd, err;
 
 	(void)userdata;
+	fxpt_count(true);
 	/* Not one of ours (or of an instance with another source). */
 	if (size <= 4 || size > FXPT_MAX_HANDLE)
 		return ESTALE;

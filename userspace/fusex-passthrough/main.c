@@ -9,6 +9,7 @@
  * be /dev/fd/N, as fusexctl mount gives it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ static const struct fuse_opt fxpt_opts[] = {
 	{ "source=%s", offsetof(struct fxpt, source), 0 },
 	{ "timeout=%lf", offsetof(struct fxpt, timeout), 0 },
 	{ "nohandles", offsetof(struct fxpt, nohandles), 1 },
+	{ "stats=%s", offsetof(struct fxpt, stats), 0 },
 	FUSE_OPT_END
 };
 
@@ -33,6 +35,8 @@ static void usage(const char *prog)
 	       "    -o source=DIR          the directory to mirror (required)\n"
 	       "    -o timeout=SECONDS     entry and attribute timeout (1.0)\n"
 	       "    -o nohandles           do not offer persistent handles\n"
+	       "    -o stats=FILE          keep the counts of LOOKUP and\n"
+	       "                           FUSE_LOOKUP_HANDLE requests in FILE\n"
 	       "\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -51,6 +55,7 @@ int main(int argc, char *argv[])
 	umask(0);
 	pthread_mutex_init(&fxpt.lock, NULL);
 	fxpt.timeout = 1.0;
+	fxpt.stats_fd = -1;
 
 	if (fuse_parse_cmdline(&args, &opts))
 		return 1;
@@ -78,6 +83,15 @@ int main(int argc, char *argv[])
 	if (fxpt.timeout < 0) {
 		fprintf(stderr, "%s: negative timeout\n", argv[0]);
 		goto out_args;
+	}
+	if (fxpt.stats) {
+		fxpt.stats_fd = open(fxpt.stats, O_WRONLY | O_CREAT | O_TRUNC |
+				     O_CLOEXEC, 0644);
+		if (fxpt.stats_fd < 0) {
+			fprintf(stderr, "%s: %s: %s\n", argv[0], fxpt.stats,
+				strerror(errno));
+			goto out_args;
+		}
 	}
 	fxpt.debug = opts.debug;
 	fxpt.handles = !fxpt.nohandles;

@@ -31,6 +31,7 @@ static void fxpt_lookup_op(fuse_req_t req, fuse_ino_t parent,
 	struct fuse_entry_param e;
 	int err;
 
+	fxpt_count(false);
 	err = fxpt_lookup(fxpt_inode(parent), name, &e);
 	if (err)
 		fuse_reply_err(req, err);
@@ -203,8 +204,12 @@ static void fxpt_open(fuse_req_t req, fuse_ino_t ino,
 	int fd;
 
 	fxpt_proc_path(path, fxpt_inode(ino)->fd);
+	/*
+	 * Without O_APPEND: the kernel gives every WRITE its offset, so a
+	 * WRITE sent again after a restart lands where it did, not twice.
+	 */
 	fd = open(path, (fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY |
-				       O_NOFOLLOW)) | O_CLOEXEC);
+				       O_NOFOLLOW | O_APPEND)) | O_CLOEXEC);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -222,7 +227,7 @@ static void fxpt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	fd = openat(fxpt_inode(parent)->fd, name,
 		    (fi->flags | O_CREAT | O_CLOEXEC) &
-		    ~(O_NOCTTY | O_NOFOLLOW), mode);
+		    ~(O_NOCTTY | O_NOFOLLOW | O_APPEND), mode);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;

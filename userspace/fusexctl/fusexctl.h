@@ -80,9 +80,14 @@ int fx_parse_mnt_server(int argc, char **argv, int optind, const char *cmd,
 /* run.c: open /dev/fusex and attach it to @mntfd's mount; fd or -errno */
 int fx_attach_dev(int mntfd, unsigned int flags);
 
+/* status.c: FUSEX_IOC_STATUS of the mount @dir is on; 0 or -errno */
+struct fusex_status;
+int fx_mount_status(const char *dir, struct fusex_status *st);
+
 /* Subcommands */
 int mount_main(int argc, char **argv);
 int run_main(int argc, char **argv);
 int attach_main(int argc, char **argv);
+int status_main(int argc, char **argv);
 
 #endif /* FUSEXCTL_H */

@@ -20,6 +20,8 @@ static const struct fx_cmd fx_cmds[] = {
 	  "mount on fusex and run its server, restarting it when it dies" },
 	{ "attach", attach_main,
 	  "attach a new server to a live restart mount and exec it" },
+	{ "status", status_main,
+	  "show a fusex mount's connection state and restart counters" },
 	{ "help", help_main,
 	  "list the subcommands, or show one subcommand's help" },
 };
