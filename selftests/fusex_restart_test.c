@@ -946,36 +946,6 @@ TEST_F_TIMEOUT(restart, fusexctl_run_restarts, 180)
 }
 
 /* The first child of @parent found in /proc, or 0. */
-static pid_t child_of(pid_t parent)
-{
-	char path[300], buf[512], *p;
-	struct dirent *de;
-	pid_t found = 0;
-	int ppid;
-	DIR *d;
-	FILE *f;
-
-	d = opendir("/proc");
-	if (!d)
-		return 0;
-	while (!found && (de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		p = fgets(buf, sizeof(buf), f);
-		fclose(f);
-		/* "pid (comm) state ppid": comm may hold spaces. */
-		p = p ? strrchr(buf, ')') : NULL;
-		if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 &&
-		    ppid == parent)
-			found = atoi(de->d_name);
-	}
-	closedir(d);
-	return found;
-}
 
 /*
  * Debian's hello_ll, unmodified, is a libfuse server whose nodeids are
@@ -1024,7 +994,7 @@ TEST_F_TIMEOUT(restart, fusexctl_run_hello_ll, 180)
 	memset(data, 0, sizeof(data));
 	ASSERT_EQ(13, pread(fd, data, sizeof(data), 0));
 	EXPECT_STREQ("Hello World!\n", data);
-	pid1 = child_of(self->ctl);
+	pid1 = fx_child_of(self->ctl);
 	ASSERT_LT(0, pid1);
 
 	/* kill -9 the server: the open file and the mount go on. */
@@ -1036,7 +1006,7 @@ TEST_F_TIMEOUT(restart, fusexctl_run_hello_ll, 180)
 	memset(data, 0, sizeof(data));
 	EXPECT_EQ(13, pread(fd, data, sizeof(data), 0));
 	EXPECT_STREQ("Hello World!\n", data);
-	pid2 = child_of(self->ctl);
+	pid2 = fx_child_of(self->ctl);
 	EXPECT_LT(0, pid2);
 	EXPECT_NE(pid1, pid2);
 	close(fd);

@@ -18,6 +18,7 @@
 #pragma GCC diagnostic pop
 #pragma GCC diagnostic ignored "-Wsign-compare"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -144,6 +145,38 @@ static inline int fx_wait_exit(pid_t pid, int ms)
 		fx_msleep(10);
 		waited += 10;
 	}
+}
+
+/* A child process of @parent (the first found), or 0. */
+static inline pid_t fx_child_of(pid_t parent)
+{
+	char path[300], buf[512], *p;
+	struct dirent *de;
+	pid_t found = 0;
+	int ppid;
+	DIR *d;
+	FILE *f;
+
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		/* "pid (comm) state ppid": comm may hold spaces. */
+		p = p ? strrchr(buf, ')') : NULL;
+		if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 &&
+		    ppid == parent)
+			found = atoi(de->d_name);
+	}
+	closedir(d);
+	return found;
 }
 
 /*
