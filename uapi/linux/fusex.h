@@ -158,8 +158,8 @@ struct fusex_lookup_handle_in {
 #define FUSEX_LH_NAME			(1 << 0)
 
 /*
- * Restart (phase 1; Documentation/restart.rst)
- * ---------------------------------------------
+ * Restart (Documentation/restart.rst)
+ * -----------------------------------
  * A mount with restart_timeout=SECONDS (not 0) does not abort when its last
  * device fd closes: it is "detached", its requests wait for a new server
  * for up to that long, then fail with ENOTCONN as on an aborted mount.
@@ -174,11 +174,17 @@ struct fusex_lookup_handle_in {
  * refused (the kernel log names what differs) and the connection is
  * detached again, waiting for another server.
  *
- * Requests the old server read and did not answer are sent again to the
- * new one with FUSE_UNIQUE_RESEND set in their unique (the reply carries
- * the unique as read, bit included).  FORGETs queued for the old instance
- * are dropped.  Phase 1 keeps using the old instance's nodeids: only a
- * server whose nodeids are stable across its restarts can be restarted.
+ * An attach to a live mount starts a new server instance: the nodeids
+ * and file handles the kernel holds are the dead one's.  Each cached
+ * inode is revalidated on its first use: FUSE_LOOKUP_HANDLE with its
+ * handle, or (no handles) a LOOKUP of its name in its revalidated parent;
+ * the root by GETATTR of FUSE_ROOT_ID, which every instance keeps.  Open
+ * files are opened again (OPEN/OPENDIR with their original flags, less
+ * O_CREAT, O_EXCL and O_TRUNC) on first use.  Requests the old server
+ * read and did not answer are sent again after that, with
+ * FUSE_UNIQUE_RESEND set in their unique (the reply carries the unique as
+ * read, bit included).  FORGETs are never sent for an old instance's
+ * nodeids.
  */
 
 /* INIT flag, kernel to server (flags2 bit 31): this is a re-INIT. */
@@ -196,8 +202,9 @@ struct fusex_lookup_handle_in {
 /*
  * Notification (fuse_out_header.error == FUSE_NOTIFY_RESTARTED, unique 0):
  * a new server instance has taken over the connection.  Accepted on restart
- * mounts only.  In phase 1 the kernel records the instance id and counts
- * restarts; revalidating cached inodes by handle comes in phase 2.
+ * mounts only.  The kernel records the instance id and counts restarts
+ * (FUSEX_IOC_STATUS); the attach, not this, is what makes cached state
+ * the dead instance's.
  */
 #define FUSE_NOTIFY_RESTARTED		10
 
