@@ -3,7 +3,9 @@
 #
 # make demo: boot the newest installed kernel in a VM, load fusex, mount
 # Debian's passthrough_ll example server through fusexctl, and show fusex
-# serving it, side by side with the stock fuse.ko.
+# serving it, side by side with the stock fuse.ko; then run
+# fusex-passthrough under fusexctl run, kill it three times under a writer
+# and a reader, and print the timeline, the counters and the checksums.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh

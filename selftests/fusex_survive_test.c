@@ -129,6 +129,11 @@ FIXTURE_SETUP(survive)
 
 FIXTURE_TEARDOWN(survive)
 {
+	char stop[128];
+
+	/* A soak that failed half-way leaves its children: stop them. */
+	snprintf(stop, sizeof(stop), "%s.stop", self->log);
+	close(open(stop, O_CREAT | O_WRONLY, 0644));
 	if (self->stfd >= 0)
 		close(self->stfd);
 	if (self->ctl > 0) {
@@ -151,6 +156,7 @@ FIXTURE_TEARDOWN(survive)
 		unlink(self->stats);
 	if (self->log[0])
 		unlink(self->log);
+	unlink(stop);
 }
 
 static int get_status(FIXTURE_DATA(survive) *self, struct fusex_status *st)
@@ -610,6 +616,131 @@ TEST_F_TIMEOUT(survive, append_log_through_restarts, 900)
 	EXPECT_EQ((ssize_t)sizeof(want), read_all(MNT("log"), got,
 						  sizeof(got)));
 	EXPECT_EQ(0, memcmp(want, got, sizeof(want)));
+}
+
+/* Soak: kills, and the pause before each (ms, at random up to this). */
+#define SOAK_KILLS	100
+#define SOAK_PAUSE_MS	250
+
+/*
+ * A metadata stress in the mount until @stop exists: make a directory,
+ * create a file in it exclusively, write, rename, check, remove both.
+ * Any error ends it with a message and status 1.
+ */
+static int metadata_stress(const char *dir, const char *stop)
+{
+	char d[PATH_MAX], f[PATH_MAX + 8], g[PATH_MAX + 8], buf[100];
+	unsigned int i;
+	struct stat st;
+	int fd;
+
+	memset(buf, 'm', sizeof(buf));
+	for (i = 0; access(stop, F_OK); i++) {
+		if (snprintf(d, sizeof(d), "%.*s/d%u", PATH_MAX - 16, dir,
+			     i) >= (int)sizeof(d))
+			return 1;
+		snprintf(f, sizeof(f), "%s/f", d);
+		snprintf(g, sizeof(g), "%s/g", d);
+		if (mkdir(d, 0755))
+			goto fail;
+		fd = open(f, O_CREAT | O_EXCL | O_WRONLY, 0644);
+		if (fd < 0)
+			goto fail;
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf) || close(fd))
+			goto fail;
+		if (rename(f, g) || stat(g, &st))
+			goto fail;
+		if (st.st_size != sizeof(buf)) {
+			errno = EIO;
+			goto fail;
+		}
+		if (unlink(g) || rmdir(d))
+			goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "# metadata stress, round %u: %s\n", i,
+		strerror(errno));
+	return 1;
+}
+
+/*
+ * The soak: fio writing and verifying (crc32c) and the metadata stress
+ * run while the server is killed SOAK_KILLS times at random points.  No
+ * corruption and no application-visible error; then the kernel log and
+ * rmmod are checked by the runner as always.
+ *
+ * With handles only: a resent MKDIR or UNLINK the dead server had done
+ * gives EEXIST or ENOENT unless the server tells (fusex-passthrough does,
+ * through fusex_request_resent()); passthrough_ll cannot.
+ */
+TEST_F_TIMEOUT(survive, soak, 1200)
+{
+	char stop[128], dir[128], fiodir[128], cmd[1024];
+	struct fusex_status s0, s1;
+	int status, k;
+	pid_t fio, meta;
+
+	FX_RETURN_IF_SKIPPED();
+	if (!variant->handles)
+		SKIP(return, "passthrough_ll cannot tell a resent request");
+	if (access("/usr/bin/fio", X_OK))
+		SKIP(return, "fio is not installed");
+	snprintf(stop, sizeof(stop), "%s.stop", self->log);
+	snprintf(dir, sizeof(dir), "%s/meta", self->mnt);
+	snprintf(fiodir, sizeof(fiodir), "%s/fio", self->mnt);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	ASSERT_EQ(0, mkdir(fiodir, 0755));
+	ASSERT_EQ(0, get_status(self, &s0));
+	srandom(getpid());
+
+	fflush(stdout);
+	fflush(stderr);
+	fio = fork();
+	ASSERT_LE(0, fio);
+	if (fio == 0) {
+		snprintf(cmd, sizeof(cmd),
+			 "cd /tmp && while [ ! -e %s ]; do "
+			 "/usr/bin/fio --name=soak --directory=%s --numjobs=2 "
+			 "--size=2m --bs=4k --rw=randwrite --ioengine=psync "
+			 "--verify=crc32c --verify_fatal=1 --verify_state_save=0 "
+			 "--fallocate=none --output=/dev/null || exit 1; done",
+			 stop, fiodir);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	meta = fork();
+	ASSERT_LE(0, meta);
+	if (meta == 0)
+		_exit(metadata_stress(dir, stop));
+
+	for (k = 0; k < SOAK_KILLS; k++) {
+		fx_msleep(random() % SOAK_PAUSE_MS);
+		restart_server(_metadata, self);
+		/* Both must still be running. */
+		ASSERT_EQ(-ETIMEDOUT, fx_wait_exit(fio, 0))
+			TH_LOG("fio failed after %d kills", k + 1);
+		ASSERT_EQ(-ETIMEDOUT, fx_wait_exit(meta, 0))
+			TH_LOG("the metadata stress failed after %d kills",
+			       k + 1);
+	}
+	close(open(stop, O_CREAT | O_WRONLY, 0644));
+	status = fx_wait_exit(fio, 300000);
+	EXPECT_TRUE(status >= 0 && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0) TH_LOG("fio status %d", status);
+	status = fx_wait_exit(meta, 60000);
+	EXPECT_TRUE(status >= 0 && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0)
+		TH_LOG("metadata stress status %d", status);
+	unlink(stop);
+	ASSERT_EQ(0, get_status(self, &s1));
+	EXPECT_EQ(SOAK_KILLS, s1.attaches - s0.attaches);
+	EXPECT_EQ(0, s1.stale - s0.stale);
+	TH_LOG("%d kills: %llu requests resent, %llu inodes revalidated by handle, %llu by name, %llu files reopened",
+	       SOAK_KILLS, (unsigned long long)(s1.resent - s0.resent),
+	       (unsigned long long)(s1.reval_handle - s0.reval_handle),
+	       (unsigned long long)(s1.reval_name - s0.reval_name),
+	       (unsigned long long)(s1.reopens - s0.reopens));
 }
 
 TEST_HARNESS_MAIN

@@ -126,14 +126,18 @@ static void fxpt_readlink(fuse_req_t req, fuse_ino_t ino)
 	}
 }
 
-/* After making @name in @parent: its entry, or the error. */
+/*
+ * After making @name in @parent: its entry, or the error.  A request the
+ * kernel resent after a restart may find it made by the instance that
+ * died before answering: that EEXIST is the success it would have been.
+ */
 static void reply_made(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       int ret)
 {
 	struct fuse_entry_param e;
 	int err;
 
-	if (ret) {
+	if (ret && !(errno == EEXIST && fusex_request_resent())) {
 		fuse_reply_err(req, errno);
 		return;
 	}
@@ -176,25 +180,41 @@ static void fxpt_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			  AT_SYMLINK_FOLLOW));
 }
 
+/* The error of a removal; ENOENT on a resent one means done before. */
+static int removed(int ret)
+{
+	if (!ret || (errno == ENOENT && fusex_request_resent()))
+		return 0;
+	return errno;
+}
+
 static void fxpt_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, unlinkat(fxpt_inode(parent)->fd, name, 0) ?
-		       errno : 0);
+	fuse_reply_err(req, removed(unlinkat(fxpt_inode(parent)->fd, name, 0)));
 }
 
 static void fxpt_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, unlinkat(fxpt_inode(parent)->fd, name,
-				     AT_REMOVEDIR) ? errno : 0);
+	fuse_reply_err(req, removed(unlinkat(fxpt_inode(parent)->fd, name,
+					     AT_REMOVEDIR)));
 }
 
 static void fxpt_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_ino_t newparent, const char *newname,
 			unsigned int flags)
 {
-	fuse_reply_err(req, renameat2(fxpt_inode(parent)->fd, name,
-				      fxpt_inode(newparent)->fd, newname,
-				      flags) ? errno : 0);
+	int err = 0;
+
+	if (renameat2(fxpt_inode(parent)->fd, name, fxpt_inode(newparent)->fd,
+		      newname, flags)) {
+		err = errno;
+		/* Resent, and done before: the source is gone, the target there. */
+		if (err == ENOENT && fusex_request_resent() &&
+		    !faccessat(fxpt_inode(newparent)->fd, newname, F_OK,
+			       AT_SYMLINK_NOFOLLOW))
+			err = 0;
+	}
+	fuse_reply_err(req, err);
 }
 
 static void fxpt_open(fuse_req_t req, fuse_ino_t ino,
@@ -228,6 +248,12 @@ static void fxpt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fd = openat(fxpt_inode(parent)->fd, name,
 		    (fi->flags | O_CREAT | O_CLOEXEC) &
 		    ~(O_NOCTTY | O_NOFOLLOW | O_APPEND), mode);
+	/* Resent after the dead instance made it: open what it made. */
+	if (fd < 0 && errno == EEXIST && fusex_request_resent())
+		fd = openat(fxpt_inode(parent)->fd, name,
+			    (fi->flags | O_CLOEXEC) &
+			    ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW |
+			      O_APPEND | O_TRUNC));
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;

@@ -402,6 +402,14 @@ static bool request_in(struct fusex_bridge *br, void *buf, size_t len)
 	}
 }
 
+/* The request this thread reads and libfuse then processes was resent. */
+static _Thread_local bool br_resent;
+
+bool fusex_request_resent(void)
+{
+	return br_resent;
+}
+
 static ssize_t br_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fusex_bridge *br = bridge_of(fd);
@@ -417,6 +425,9 @@ static ssize_t br_read(int fd, void *buf, size_t len, void *userdata)
 				return n;
 		}
 		n = read(fd, buf, len);
+		br_resent = n >= (ssize_t)sizeof(struct fuse_in_header) &&
+			    (((struct fuse_in_header *)buf)->unique &
+			     FUSE_UNIQUE_RESEND);
 		if (n < 0 || request_in(br, buf, n))
 			return n;
 	}

@@ -156,6 +156,22 @@ int fusex_bridge_attach(struct fusex_bridge *br, struct fuse_session *se,
 bool fusex_bridge_active(const struct fusex_bridge *br);
 
 /**
+ * fusex_request_resent - is this thread's request one the kernel resent?
+ *
+ * After a restart the kernel sends again the requests the dead instance
+ * had read and not answered, marked FUSE_UNIQUE_RESEND.  The dead
+ * instance may have done them: a resent MKDIR may find its directory made
+ * (EEXIST), a resent UNLINK its name gone (ENOENT).  A server that wants
+ * nothing to fail that would have succeeded without the restart answers
+ * those as done.  Valid in an operation callback, on the thread libfuse
+ * called it on, while a bridge is attached (libfuse's session loops read
+ * and process a request on one thread).
+ *
+ * Return: true if the request being processed was resent.
+ */
+bool fusex_request_resent(void);
+
+/**
  * fusex_bridge_destroy - free a bridge
  * @br: the bridge, or NULL
  *
