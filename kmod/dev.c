@@ -623,19 +623,48 @@ bool fusex_conn_detached(struct fusex_conn *fc)
  * are about the old instance.  With @arm, the timeout starts.  Called with
  * fc->lock held, on a connected restart mount.
  */
+static void fusex_requeue_locked(struct fusex_conn *fc,
+				 struct list_head *to_end,
+				 struct list_head *forgets);
+
 static void fusex_detach_locked(struct fusex_conn *fc,
 				struct list_head *to_end,
 				struct list_head *forgets, bool arm)
 {
 	struct fusex_dev *fud, *fnext;
-	struct fusex_req *req, *next;
-	LIST_HEAD(resend);
-	int i;
 
 	list_for_each_entry_safe(fud, fnext, &fc->devices, entry) {
 		WRITE_ONCE(fud->disconnected, true);
 		list_del_init(&fud->entry);
 	}
+	fusex_requeue_locked(fc, to_end, forgets);
+	fc->detached = true;
+	/* Readers of the old device files leave with ENODEV. */
+	wake_up_all(&fc->waitq);
+	if (!arm)
+		return;
+	fc->detach_deadline = jiffies + (unsigned long)fc->restart_timeout * HZ;
+	/* The work holds a reference while queued. */
+	refcount_inc(&fc->count);
+	if (!schedule_delayed_work(&fc->restart_work,
+				   (unsigned long)fc->restart_timeout * HZ))
+		refcount_dec(&fc->count);
+}
+
+/*
+ * The server instance that read what is in processing is gone: those
+ * requests go back to the head of fc->pending marked FUSE_UNIQUE_RESEND,
+ * a re-INIT not yet answered is dropped (on @to_end), and so are queued
+ * interrupts and forgets (on @forgets).  Called with fc->lock held.
+ */
+static void fusex_requeue_locked(struct fusex_conn *fc,
+				 struct list_head *to_end,
+				 struct list_head *forgets)
+{
+	struct fusex_req *req, *next;
+	LIST_HEAD(resend);
+	int i;
+
 	for (i = 0; i < FUSEX_PQ_HASH_SIZE; i++)
 		list_splice_tail_init(&fc->processing[i], &resend);
 	list_for_each_entry_safe(req, next, &resend, list) {
@@ -665,17 +694,6 @@ static void fusex_detach_locked(struct fusex_conn *fc,
 	}
 	list_splice_tail_init(&fc->forgets, forgets);
 	fc->forget_batch = 0;
-	fc->detached = true;
-	/* Readers of the old device files leave with ENODEV. */
-	wake_up_all(&fc->waitq);
-	if (!arm)
-		return;
-	fc->detach_deadline = jiffies + (unsigned long)fc->restart_timeout * HZ;
-	/* The work holds a reference while queued. */
-	refcount_inc(&fc->count);
-	if (!schedule_delayed_work(&fc->restart_work,
-				   (unsigned long)fc->restart_timeout * HZ))
-		refcount_dec(&fc->count);
 }
 
 /* Called by INIT's reply handler: a re-INIT was answered. */
@@ -705,11 +723,33 @@ void fusex_reinit_end(struct fusex_conn *fc, struct fusex_args *args,
 			fc->restart_timeout);
 }
 
-/* FUSE_NOTIFY_RESTARTED: informational in phase 1. */
-int fusex_notify_restarted(struct fusex_conn *fc, size_t size,
+static struct fusex_req *fusex_reinit_alloc(struct fusex_conn *fc);
+static void fusex_new_epoch(struct fusex_conn *fc, struct list_head *to_end);
+
+/**
+ * fusex_notify_restarted - FUSE_NOTIFY_RESTARTED
+ * @fud: the device it was written to
+ * @size: its size
+ * @from: the notification
+ *
+ * From a device attached by FUSEX_DEV_IOC_ATTACH, the first one names the
+ * instance the attach started.  From any other device it says that a new
+ * server instance has taken the fd over (fd passing, systemd's fd store):
+ * what the old instance read and did not answer is sent again, cached
+ * inodes and open files are the dead instance's, and INIT goes again
+ * first, as after an attach.
+ *
+ * Return: 0 or a negative errno for the server's write.
+ */
+int fusex_notify_restarted(struct fusex_dev *fud, size_t size,
 			   struct iov_iter *from)
 {
+	struct fusex_conn *fc = fud->fc;
 	struct fusex_notify_restarted_out out;
+	struct fusex_req *req = NULL;
+	bool takeover = false;
+	LIST_HEAD(to_end);
+	LIST_HEAD(forgets);
 	unsigned int n;
 
 	if (!fc->restart_timeout || size != sizeof(out))
@@ -718,12 +758,50 @@ int fusex_notify_restarted(struct fusex_conn *fc, size_t size,
 		return -EFAULT;
 	if (out.padding)
 		return -EINVAL;
+	/* Before INIT is answered there is nothing to take over. */
+	if (READ_ONCE(fc->initialized)) {
+		req = fusex_reinit_alloc(fc);
+		if (!req)
+			return -ENOMEM;
+	}
+
 	spin_lock(&fc->lock);
+	if (!fc->connected || fud->disconnected) {
+		spin_unlock(&fc->lock);
+		if (req) {
+			fusex_free_init(req->args);
+			fusex_put_request(req);
+		}
+		return -ENODEV;
+	}
 	fc->instance_id = out.instance_id;
 	n = ++fc->restarts;
+	if (fud->attached_new) {
+		fud->attached_new = false;
+	} else if (req && !fc->reinit_req) {
+		fusex_requeue_locked(fc, &to_end, &forgets);
+		fc->reqctr += FUSEX_REQ_ID_STEP;
+		req->in_h.unique = fc->reqctr;
+		refcount_inc(&req->count);
+		set_bit(FR_PENDING, &req->flags);
+		list_add(&req->list, &fc->pending);
+		fc->reinit_req = req;
+		fusex_new_epoch(fc, &to_end);
+		fusex_wake_readers(fc);
+		takeover = true;
+	}
 	spin_unlock(&fc->lock);
-	pr_info("server instance %llu took over (restart %u)\n",
-		out.instance_id, n);
+
+	fusex_free_forgets(&forgets);
+	fusex_end_requests(&to_end);
+	if (req) {
+		if (!takeover)
+			fusex_free_init(req->args);
+		/* Ours; if queued, the queue holds its own. */
+		fusex_put_request(req);
+	}
+	pr_info("server instance %llu took over (restart %u%s)\n",
+		out.instance_id, n, takeover ? ", on a passed fd" : "");
 	return 0;
 }
 
@@ -1233,7 +1311,8 @@ static ssize_t fusex_dev_do_write(struct fusex_dev *fud, struct iov_iter *from)
 		return -EINVAL;
 	}
 	if (oh.unique == 0) {
-		int err = fusex_notify(fc, oh.error, nbytes - sizeof(oh), from);
+		int err = fusex_notify(fud, oh.error, nbytes - sizeof(oh),
+				       from);
 
 		return err ? err : nbytes;
 	}
@@ -1351,6 +1430,7 @@ static int __fusex_dev_attach(struct file *file, struct fusex_conn *fc,
 		goto out_unlock;
 	}
 	fud->fc = fusex_conn_get(fc);
+	fud->attached_new = true;
 	list_add_tail(&fud->entry, &fc->devices);
 	spin_unlock(&fc->lock);
 	/* Pairs with smp_load_acquire() in fusex_get_dev(). */
@@ -1555,6 +1635,7 @@ static int fusex_attach_server(struct file *file, struct fusex_conn *fc,
 	fc->detached = false;
 	put_work = cancel_delayed_work(&fc->restart_work);
 	fud->fc = fusex_conn_get(fc);
+	fud->attached_new = true;
 	list_add_tail(&fud->entry, &fc->devices);
 	/*
 	 * A first INIT never answered is still queued (sent again): the new

@@ -336,6 +336,13 @@ struct fusex_dev {
 	 * Written under fc->lock (WRITE_ONCE), read under it or READ_ONCE.
 	 */
 	bool disconnected;
+	/*
+	 * Attached by FUSEX_DEV_IOC_ATTACH and has not said RESTARTED yet:
+	 * its RESTARTED names the instance the attach started.  Otherwise a
+	 * RESTARTED on it is a new instance taking the fd over (fd passing).
+	 * Protected by fc->lock
+	 */
+	bool attached_new;
 };
 
 /* fusex_inode.state bits. */
@@ -559,7 +566,7 @@ bool fusex_conn_detached(struct fusex_conn *fc);
 void fusex_restart_stop(struct fusex_conn *fc);
 void fusex_reinit_end(struct fusex_conn *fc, struct fusex_args *args,
 		      bool ok);
-int fusex_notify_restarted(struct fusex_conn *fc, size_t size,
+int fusex_notify_restarted(struct fusex_dev *fud, size_t size,
 			   struct iov_iter *from);
 
 /* inode.c */
@@ -652,7 +659,7 @@ static inline bool fusex_is_stale(struct inode *inode)
 }
 
 /* notify.c */
-int fusex_notify(struct fusex_conn *fc, int code, size_t size,
+int fusex_notify(struct fusex_dev *fud, int code, size_t size,
 		 struct iov_iter *from);
 
 /* readdir.c */

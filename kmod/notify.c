@@ -416,16 +416,18 @@ static int fusex_notify_retrieve(struct fusex_conn *fc, struct iov_iter *from,
 
 /**
  * fusex_notify - handle a notification from the server
- * @fc: the connection
+ * @fud: the device it was written to
  * @code: the notification code (the error field of the header)
  * @size: bytes after the header
  * @from: those bytes
  *
  * Return: 0, or a negative errno for the server's write.
  */
-int fusex_notify(struct fusex_conn *fc, int code, size_t size,
+int fusex_notify(struct fusex_dev *fud, int code, size_t size,
 		 struct iov_iter *from)
 {
+	struct fusex_conn *fc = fud->fc;
+
 	switch (code) {
 	case FUSE_NOTIFY_INVAL_INODE:
 		return fusex_notify_inval_inode(fc, from, size);
@@ -438,7 +440,7 @@ int fusex_notify(struct fusex_conn *fc, int code, size_t size,
 	case FUSE_NOTIFY_RETRIEVE:
 		return fusex_notify_retrieve(fc, from, size);
 	case FUSE_NOTIFY_RESTARTED:
-		return fusex_notify_restarted(fc, size, from);
+		return fusex_notify_restarted(fud, size, from);
 	default:
 		fusex_bad_reply("notification %d not supported\n", code);
 		return -EINVAL;

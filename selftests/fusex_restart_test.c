@@ -520,6 +520,56 @@ TEST_F_TIMEOUT(restart, unanswered_request_is_resent, 120)
 	close(fd2);
 }
 
+/*
+ * fd passing: a new instance that is handed the still-open device fd says
+ * FUSE_NOTIFY_RESTARTED on it.  The kernel then sends INIT again, and what
+ * the old instance read and never answered comes again, resent, after its
+ * inode (the root here) is revalidated.
+ */
+TEST_F_TIMEOUT(restart, restarted_on_passed_fd, 120)
+{
+	struct fusex_notify_restarted_out nr = { .instance_id = 7 };
+	const struct fuse_in_header *ih = (void *)self->buf;
+	uint64_t unique = 0;
+	struct server srv2;
+	struct caller c;
+
+	FX_RETURN_IF_SKIPPED();
+	mount_served(_metadata, self, ",restart_timeout=60");
+	/* The old instance reads the LOOKUP and "dies"; the fd lives on. */
+	server_stop(&self->srv);
+	ASSERT_EQ(0, caller_start(&c, self->mnt));
+	for (;;) {
+		ASSERT_LT(0, rd(self->fd, self->buf, BUFSZ, 10000));
+		if (ih->opcode == FUSE_LOOKUP)
+			break;
+		ASSERT_LE(0, answer(self->fd, self->buf, NULL));
+	}
+	unique = ih->unique;
+
+	/* The new instance, on the same fd. */
+	ASSERT_EQ(0, reply(self->fd, 0, FUSE_NOTIFY_RESTARTED, &nr,
+			   sizeof(nr)));
+	ASSERT_LT(0, rd(self->fd, self->buf, BUFSZ, 10000));
+	ASSERT_EQ(FUSE_INIT, ih->opcode);
+	EXPECT_NE(0, init_in_flags((const void *)(ih + 1)) &
+		     FUSEX_INIT_REINIT);
+	ASSERT_EQ(0, answer_init(self->fd, self->buf, 0));
+	ASSERT_LT(0, rd(self->fd, self->buf, BUFSZ, 10000));
+	ASSERT_EQ(FUSE_GETATTR, ih->opcode);
+	EXPECT_EQ(FUSE_ROOT_ID, ih->nodeid);
+	ASSERT_EQ(0, answer(self->fd, self->buf, NULL));
+	ASSERT_LT(0, rd(self->fd, self->buf, BUFSZ, 10000));
+	ASSERT_EQ(FUSE_LOOKUP, ih->opcode);
+	EXPECT_EQ(unique | FUSE_UNIQUE_RESEND, ih->unique);
+	ASSERT_EQ(0, answer(self->fd, self->buf, NULL));
+	ASSERT_EQ(0, server_start(&srv2, self->fd));
+	pthread_join(c.thread, NULL);
+	EXPECT_EQ(0, c.err);
+	EXPECT_EQ(FILE_INO, c.ino);
+	server_stop(&srv2);
+}
+
 static int drop_caches(void)
 {
 	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);

@@ -618,6 +618,109 @@ TEST_F_TIMEOUT(survive, append_log_through_restarts, 900)
 	EXPECT_EQ(0, memcmp(want, got, sizeof(want)));
 }
 
+/* Start fusex-passthrough by hand on the fixture's source and mount. */
+static pid_t start_by_hand(FIXTURE_DATA(survive) *self, int devfd)
+{
+	char server[PATH_MAX], opts[256], num[16];
+	pid_t pid;
+
+	if (fx_build_path(server, sizeof(server), "fusex-passthrough"))
+		return -1;
+	snprintf(opts, sizeof(opts), "source=%s,timeout=86400", self->src);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid)
+		return pid;
+	if (devfd >= 0) {
+		/* As systemd hands its fd store down: fd 3, named. */
+		if (dup2(devfd, 3) < 0)
+			_exit(126);
+		snprintf(num, sizeof(num), "%d", (int)getpid());
+		setenv("LISTEN_PID", num, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_FDNAMES", "fusex", 1);
+	}
+	execl(server, server, "-f", "-o", opts, self->mnt, (char *)NULL);
+	_exit(127);
+}
+
+/* Wait until a server with pid @pid has said RESTARTED. */
+static int wait_restarted(FIXTURE_DATA(survive) *self, pid_t pid,
+			  struct fusex_status *st)
+{
+	int waited;
+
+	for (waited = 0; waited < 30000; waited += 20) {
+		if (get_status(self, st))
+			return -1;
+		if (st->instance_id == (uint64_t)pid &&
+		    !(st->flags & FUSEX_STATUS_DETACHED))
+			return 0;
+		fx_msleep(20);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * libfusex's restart-aware start (fusex_session_fd()): a server started by
+ * hand on the path of a mount whose server died attaches to it; one handed
+ * a device fd the way systemd's fd store does (LISTEN_FDS) serves it.
+ * Each says FUSE_NOTIFY_RESTARTED with its pid; an open file goes on.
+ */
+TEST_F_TIMEOUT(survive, session_start, 300)
+{
+	struct fusex_attach at = { 0 };
+	struct fusex_status st;
+	pid_t server, pid;
+	char buf[16];
+	int fd, devfd, mfd;
+
+	FX_RETURN_IF_SKIPPED();
+	if (!variant->handles)
+		SKIP(return, "fusex-passthrough's start, not passthrough_ll's");
+	fd = open(MNT("f"), O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(5, pwrite(fd, "12345", 5, 0));
+	/* No supervisor any more, then no server. */
+	server = fx_child_of(self->ctl);
+	ASSERT_LT(0, server);
+	kill(self->ctl, SIGKILL);
+	waitpid(self->ctl, NULL, 0);
+	self->ctl = 0;
+	kill(server, SIGKILL);
+
+	/* By hand, on the mountpoint: it attaches itself. */
+	pid = start_by_hand(self, -1);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, wait_restarted(self, pid, &st));
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(5, pread(fd, buf, sizeof(buf), 0));
+	EXPECT_STREQ("12345", buf);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+
+	/* From an fd store: the device fd comes as fd 3, LISTEN_FDS=1. */
+	devfd = open("/dev/fusex", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, devfd);
+	mfd = open(self->mnt, O_PATH | O_CLOEXEC);
+	ASSERT_LE(0, mfd);
+	at.mount_fd = mfd;
+	ASSERT_EQ(0, ioctl(devfd, FUSEX_DEV_IOC_ATTACH, &at));
+	close(mfd);
+	pid = start_by_hand(self, devfd);
+	ASSERT_LT(0, pid);
+	close(devfd);
+	ASSERT_EQ(0, wait_restarted(self, pid, &st));
+	EXPECT_EQ(5, pwrite(fd, "abcde", 5, 0));
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(5, read_all(SRC("f"), buf, sizeof(buf)));
+	EXPECT_STREQ("abcde", buf);
+	close(fd);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
 /* Soak: kills, and the pause before each (ms, at random up to this). */
 #define SOAK_KILLS	100
 #define SOAK_PAUSE_MS	250

@@ -49,7 +49,10 @@ int main(int argc, char *argv[])
 	struct fusex_bridge *br = NULL;
 	struct fuse_cmdline_opts opts;
 	struct fuse_session *se;
-	int ret = 1, err;
+	char devpath[32];
+	const char *mnt;
+	bool restarted;
+	int ret = 1, err, devfd;
 
 	/* The kernel has applied the caller's umask already. */
 	umask(0);
@@ -74,6 +77,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s: no mountpoint (see --help)\n", argv[0]);
 		goto out_args;
 	}
+	mnt = opts.mountpoint;
 	if (fuse_opt_parse(&args, &fxpt, fxpt_opts, NULL))
 		goto out_args;
 	if (!fxpt.source) {
@@ -107,7 +111,21 @@ int main(int argc, char *argv[])
 		goto out_args;
 	if (fuse_set_signal_handlers(se))
 		goto out_session;
-	if (fuse_session_mount(se, opts.mountpoint))
+	/*
+	 * A new instance of a dead server carries on its mount: an fd from
+	 * systemd's fd store, /dev/fd/N from fusexctl, or an attach to the
+	 * live mount.  Otherwise this mounts as usual.
+	 */
+	devfd = fusex_session_fd(opts.mountpoint, 0, &restarted);
+	if (devfd >= 0) {
+		snprintf(devpath, sizeof(devpath), "/dev/fd/%d", devfd);
+		mnt = devpath;
+	} else if (errno != ENOENT) {
+		fprintf(stderr, "%s: %s: %s\n", argv[0], opts.mountpoint,
+			strerror(errno));
+		goto out_signals;
+	}
+	if (fuse_session_mount(se, mnt))
 		goto out_signals;
 	if (fxpt.handles) {
 		br = fusex_bridge_new(&fxpt_bridge_ops, sizeof(fxpt_bridge_ops),
@@ -121,6 +139,17 @@ int main(int argc, char *argv[])
 			goto out_unmount;
 		}
 	}
+	if (restarted) {
+		err = fusex_send_restarted(fuse_session_fd(se),
+					   (uint64_t)getpid());
+		if (err)
+			fprintf(stderr, "%s: FUSE_NOTIFY_RESTARTED: %s\n",
+				argv[0], strerror(err));
+	}
+	/* Under systemd, the next instance gets the device back. */
+	err = fusex_fdstore(fuse_session_fd(se));
+	if (err && err != ENOENT)
+		fprintf(stderr, "%s: fd store: %s\n", argv[0], strerror(err));
 	fuse_daemonize(opts.foreground);
 
 	if (opts.singlethread) {

@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 /* The version of this library's interface. */
-#define FUSEX_LIB_VERSION	1
+#define FUSEX_LIB_VERSION	2
 
 /* ------------------------------------------------------------------ */
 /* INIT                                                               */
@@ -216,6 +216,69 @@ int fusex_parse_lookup_handle(const void *arg, size_t len,
  */
 int fusex_send_reply(int fd, uint64_t unique, int error, const void *payload,
 		     size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Restart: starting as a new instance of a dead server                */
+/* ------------------------------------------------------------------ */
+
+/* The name of the device fd in systemd's fd store (FDNAME=). */
+#define FUSEX_FDSTORE_NAME	"fusex"
+
+/* fusex_session_fd(): replace a server that is still attached. */
+#define FUSEX_SESSION_REPLACE	(1U << 0)
+
+/**
+ * fusex_session_fd - the device fd a restartable server is to serve
+ * @mountpoint: the mountpoint the server was given
+ * @flags: FUSEX_SESSION_*
+ * @restarted: set to true when the fd carries on a mount another
+ *	instance served: say so with fusex_send_restarted() once the
+ *	session is set up on it
+ *
+ * Looks, in this order, for:
+ *  1. a /dev/fusex fd passed by systemd's fd store, by sd_listen_fds(3)
+ *     conventions ($LISTEN_PID is this process, $LISTEN_FDS fds from 3,
+ *     named FUSEX_FDSTORE_NAME if $LISTEN_FDNAMES is set); the variables
+ *     are unset, as sd_listen_fds(1) does;
+ *  2. @mountpoint "/dev/fd/N", as fusexctl run and attach give it: N;
+ *  3. @mountpoint a live fusex mount with restart_timeout=: a new
+ *     /dev/fusex fd attached to it (FUSEX_DEV_IOC_ATTACH).
+ * Give the fd to fuse_session_mount() as "/dev/fd/N".
+ *
+ * Return: the fd, or -1 with errno: ENOENT when there is nothing to take
+ * over (mount as usual), EPERM or EBUSY from the attach, EBADF for a
+ * "/dev/fd/N" that is not open, EINVAL for bad flags.
+ */
+int fusex_session_fd(const char *mountpoint, unsigned int flags,
+		     bool *restarted);
+
+/**
+ * fusex_send_restarted - say FUSE_NOTIFY_RESTARTED on the device
+ * @fd: the device fd
+ * @instance_id: any value that names this instance
+ *
+ * On an fd this instance attached, it names the instance; on an fd passed
+ * down (fd store) it tells the kernel that a new instance has taken over,
+ * and the kernel sends INIT again, revalidates what is cached and resends
+ * what the old instance did not answer (Documentation/restart.rst).
+ *
+ * Return: 0, or the positive errno of the write.
+ */
+int fusex_send_restarted(int fd, uint64_t instance_id);
+
+/**
+ * fusex_fdstore - keep the device fd in systemd's fd store
+ * @fd: the device fd
+ *
+ * Sends FDSTORE=1 with FDNAME=FUSEX_FDSTORE_NAME and @fd to
+ * $NOTIFY_SOCKET (sd_pid_notify_with_fds(3) conventions, without
+ * libsystemd), so that the next instance of the service gets it back
+ * (FileDescriptorStoreMax= must allow it).
+ *
+ * Return: 0; ENOENT if there is no $NOTIFY_SOCKET; the positive errno of
+ * the send.
+ */
+int fusex_fdstore(int fd);
 
 #ifdef __cplusplus
 }
