@@ -18,6 +18,17 @@
  *   parallel   ops/s    2 threads, each create+stat+unlink FILES/5 files
  *                       in its own dir
  *
+ *   fusex-bench -K SERVERPID [-n FILES] DIR
+ *
+ * DIR is on a fusex mount whose server (SERVERPID) runs under fusexctl run:
+ * FILES files are made and stat'ed, the server is killed with SIGKILL and
+ * the workloads of a restart are timed (here less is better):
+ *
+ *   downtime        ms  kill to the first stat that succeeds after it
+ *   reval_inode     us  stat of a cached file, first after the restart
+ *   cached_stat     us  the same stat again, nothing to revalidate
+ *   reval_requests  #   revalidation requests per file (FUSEX_IOC_STATUS)
+ *
  * Dropping caches needs root; without it the cold figures are warm ones.
  * The workloads clean up after themselves; DIR is left as it was.
  */
@@ -29,9 +40,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/fusex.h>
 
 static const char *top;
 static long nfiles = 10000;
@@ -306,6 +321,76 @@ static void parallel(void)
 	report("parallel", 2.0 * (nfiles / 5) * 3, now() - t, "ops/s");
 }
 
+static void status(struct fusex_status *st)
+{
+	int fd = open(top, O_RDONLY | O_DIRECTORY);
+
+	memset(st, 0, sizeof(*st));
+	if (fd < 0 || ioctl(fd, FUSEX_IOC_STATUS, st))
+		die("FUSEX_IOC_STATUS", top);
+	close(fd);
+}
+
+/* The cost of one restart, as an application sees it (-K). */
+static void restart(pid_t server)
+{
+	struct fusex_status s0, s1;
+	char path[4096];
+	struct stat st;
+	double t, t1;
+	long i;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/restart", top);
+	if (mkdir(path, 0755))
+		die("mkdir", path);
+	for (i = 0; i < nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/restart/f%ld", top, i);
+		fd = open(path, O_CREAT | O_WRONLY, 0644);
+		if (fd < 0 || close(fd))
+			die("create", path);
+		if (stat(path, &st))
+			die("stat", path);
+	}
+	status(&s0);
+
+	t = now();
+	if (kill(server, SIGKILL))
+		die("kill", NULL);
+	/* It waits for the new server: the application's downtime. */
+	snprintf(path, sizeof(path), "%s/restart/f0", top);
+	if (stat(path, &st))
+		die("stat", path);
+	printf("downtime %.1f ms\n", (now() - t) * 1e3);
+
+	t = now();
+	for (i = 1; i < nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/restart/f%ld", top, i);
+		if (stat(path, &st))
+			die("stat", path);
+	}
+	t1 = now();
+	status(&s1);
+	printf("reval_inode %.1f us\n", (t1 - t) * 1e6 / (nfiles - 1));
+	t = now();
+	for (i = 1; i < nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/restart/f%ld", top, i);
+		if (stat(path, &st))
+			die("stat", path);
+	}
+	printf("cached_stat %.1f us\n", (now() - t) * 1e6 / (nfiles - 1));
+	printf("reval_requests %.2f per-file\n",
+	       (double)((s1.reval_handle + s1.reval_name) -
+			(s0.reval_handle + s0.reval_name)) / nfiles);
+
+	for (i = 0; i < nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/restart/f%ld", top, i);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/restart", top);
+	rmdir(path);
+}
+
 static long number(const char *s)
 {
 	char *end;
@@ -323,10 +408,14 @@ static long number(const char *s)
 
 int main(int argc, char **argv)
 {
+	pid_t server = 0;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:m:t:r:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:m:t:r:K:h")) != -1) {
 		switch (c) {
+		case 'K':
+			server = (pid_t)number(optarg);
+			break;
 		case 'n':
 			nfiles = number(optarg);
 			break;
@@ -341,7 +430,8 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr,
-				"usage: fusex-bench [-n FILES] [-m MIB] [-t TREEFILES] [-r READS] DIR\n");
+				"usage: fusex-bench [-n FILES] [-m MIB] [-t TREEFILES] [-r READS] DIR\n"
+				"       fusex-bench -K SERVERPID [-n FILES] DIR\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -350,6 +440,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	top = argv[optind];
+	if (server) {
+		restart(server);
+		return 0;
+	}
 	small_files();
 	big_file();
 	tree();
