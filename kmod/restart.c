@@ -355,7 +355,7 @@ static int fusex_reopen(struct fusex_conn *fc, struct fusex_file *ff)
 	args.out_args[0].value = &out;
 	err = fusex_simple_request(fc, &args);
 	if (err == -ENOENT || err == -ESTALE) {
-		ff->stale = true;
+		WRITE_ONCE(ff->stale, true);
 		err = -ESTALE;
 	}
 	if (err)
