@@ -397,8 +397,15 @@ int fusex_bind_args(struct fusex_conn *fc, struct fusex_args *args,
 
 again:
 	epoch = READ_ONCE(fc->epoch);
-	/* Dropped, not revalidated for, when its file is a dead server's. */
+	/*
+	 * Dropped, not revalidated for, when its file is a dead server's,
+	 * or will be: with no server attached, the next one is a new
+	 * instance.  (A process exiting during a restart must not wait for
+	 * it to close its files.)
+	 */
 	if (args->drop_stale) {
+		if (fusex_conn_detached(fc))
+			return 1;
 		for (i = 0; i < ARRAY_SIZE(b->file) && b->file[i]; i++)
 			if (fusex_file_epoch(b->file[i]) != epoch)
 				return 1;

@@ -672,16 +672,28 @@ TEST_F_TIMEOUT(survive, session_start, 300)
 {
 	struct fusex_attach at = { 0 };
 	struct fusex_status st;
-	pid_t server, pid;
+	pid_t server, pid, holder;
+	int fd, devfd, mfd, go[2];
 	char buf[16];
-	int fd, devfd, mfd;
 
 	FX_RETURN_IF_SKIPPED();
 	if (!variant->handles)
 		SKIP(return, "fusex-passthrough's start, not passthrough_ll's");
-	fd = open(MNT("f"), O_CREAT | O_RDWR, 0644);
+	/* Not inherited by the servers started below. */
+	fd = open(MNT("f"), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(5, pwrite(fd, "12345", 5, 0));
+	/* A process holding a file of the mount, to exit while detached. */
+	ASSERT_EQ(0, pipe(go));
+	holder = fork();
+	ASSERT_LE(0, holder);
+	if (holder == 0) {
+		int keep = dup(fd);
+
+		close(go[1]);
+		_exit(read(go[0], buf, 1) < 0 || keep < 0);
+	}
+	close(go[0]);
 	/* No supervisor any more, then no server. */
 	server = fx_child_of(self->ctl);
 	ASSERT_LT(0, server);
@@ -689,6 +701,10 @@ TEST_F_TIMEOUT(survive, session_start, 300)
 	waitpid(self->ctl, NULL, 0);
 	self->ctl = 0;
 	kill(server, SIGKILL);
+	/* Its close (FLUSH) does not wait for a server to come. */
+	fx_msleep(200);
+	close(go[1]);
+	EXPECT_LE(0, fx_wait_exit(holder, 5000));
 
 	/* By hand, on the mountpoint: it attaches itself. */
 	pid = start_by_hand(self, -1);
