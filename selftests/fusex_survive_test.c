@@ -823,7 +823,7 @@ TEST_F_TIMEOUT(survive, soak, 1200)
 			 "/usr/bin/fio --name=soak --directory=%s --numjobs=2 "
 			 "--size=2m --bs=4k --rw=randwrite --ioengine=psync "
 			 "--verify=crc32c --verify_fatal=1 --verify_state_save=0 "
-			 "--fallocate=none --output=/dev/null || exit 1; done",
+			 "--fallocate=none --eta=never --output=/dev/null || exit 1; done",
 			 stop, fiodir);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
