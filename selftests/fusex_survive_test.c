@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -96,7 +97,8 @@ FIXTURE_SETUP(survive)
 			 "source=%s,timeout=86400,stats=%s", self->src,
 			 self->stats);
 	} else {
-		snprintf(opts, sizeof(opts), "source=%s,timeout=86400",
+		/* flock: the server keeps flock() locks (locks_lost). */
+		snprintf(opts, sizeof(opts), "source=%s,timeout=86400,flock",
 			 self->src);
 	}
 
@@ -616,6 +618,34 @@ TEST_F_TIMEOUT(survive, append_log_through_restarts, 900)
 	EXPECT_EQ((ssize_t)sizeof(want), read_all(MNT("log"), got,
 						  sizeof(got)));
 	EXPECT_EQ(0, memcmp(want, got, sizeof(want)));
+}
+
+/*
+ * flock() locks the server kept die with it (both servers keep them): a
+ * file that held one fails its next lock operation with ENOLCK, once, and
+ * may lock again after.
+ */
+TEST_F_TIMEOUT(survive, locks_lost, 120)
+{
+	struct fusex_status s0, s1;
+	int fd;
+
+	FX_RETURN_IF_SKIPPED();
+	fd = open(MNT("lk"), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, flock(fd, LOCK_EX));
+	ASSERT_EQ(0, get_status(self, &s0));
+
+	restart_server(_metadata, self);
+
+	errno = 0;
+	EXPECT_EQ(-1, flock(fd, LOCK_UN));
+	EXPECT_EQ(ENOLCK, errno);
+	EXPECT_EQ(0, flock(fd, LOCK_EX));
+	EXPECT_EQ(0, flock(fd, LOCK_UN));
+	ASSERT_EQ(0, get_status(self, &s1));
+	EXPECT_EQ(1, s1.locks_lost - s0.locks_lost);
+	EXPECT_EQ(0, close(fd));
 }
 
 /* Start fusex-passthrough by hand on the fixture's source and mount. */
