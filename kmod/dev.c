@@ -674,6 +674,12 @@ static void fusex_requeue_locked(struct fusex_conn *fc,
 			list_move_tail(&req->list, to_end);
 			continue;
 		}
+		/* A FLUSH or RELEASE of the dead instance's file: done. */
+		if (req->args->drop_stale) {
+			req->out_h.error = 0;
+			list_move_tail(&req->list, to_end);
+			continue;
+		}
 		req->in_h.unique |= FUSE_UNIQUE_RESEND;
 		set_bit(FR_PENDING, &req->flags);
 		atomic64_inc(&fc->resent);
@@ -766,7 +772,7 @@ int fusex_notify_restarted(struct fusex_dev *fud, size_t size,
 	}
 
 	spin_lock(&fc->lock);
-	if (!fc->connected || fud->disconnected) {
+	if (!fc->connected || fc->conn_error || fud->disconnected) {
 		spin_unlock(&fc->lock);
 		if (req) {
 			fusex_free_init(req->args);
@@ -1040,7 +1046,16 @@ take:
 			spin_unlock(&fc->lock);
 			req->out_h.error = -ECONNRESET;
 			fusex_request_end(req);
+		} else if (fusex_args_bound(req->args) &&
+			   req->args->epoch != fc->epoch) {
+			/* Its ids are the replaced server's: bind again. */
+			spin_unlock(&fc->lock);
+			set_bit(FR_REBIND, &req->flags);
+			req->out_h.error = -ESTALE;
+			fusex_request_end(req);
 		} else {
+			if (!fusex_args_bound(req->args))
+				req->args->epoch = fc->epoch;
 			set_bit(FR_PENDING, &req->flags);
 			list_add(&req->list, &fc->pending);
 			spin_unlock(&fc->lock);
@@ -1430,7 +1445,6 @@ static int __fusex_dev_attach(struct file *file, struct fusex_conn *fc,
 		goto out_unlock;
 	}
 	fud->fc = fusex_conn_get(fc);
-	fud->attached_new = true;
 	list_add_tail(&fud->entry, &fc->devices);
 	spin_unlock(&fc->lock);
 	/* Pairs with smp_load_acquire() in fusex_get_dev(). */

@@ -312,9 +312,7 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	ret = fh ? fusex_set_handle(inode, fh) : 0;
 	kfree(hb);
 
-	spin_lock(&fi->lock);
-	fi->nlookup++;
-	spin_unlock(&fi->lock);
+	fusex_count_lookup(inode, args.epoch);
 	if (ret)
 		return ret;
 	fusex_change_attributes(inode, &outarg.attr, fusex_attr_timeout(&outarg),

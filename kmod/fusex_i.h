@@ -651,6 +651,7 @@ bool fusex_try_adopt(struct inode *inode, struct fuse_entry_out *out,
 		     const struct fusex_handle *h, u32 epoch,
 		     u64 attr_version);
 void fusex_make_stale(struct inode *inode);
+bool fusex_count_lookup(struct inode *inode, u32 epoch);
 
 static inline bool fusex_is_stale(struct inode *inode)
 {

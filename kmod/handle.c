@@ -371,9 +371,7 @@ static void fusex_root_handle_end(struct fusex_conn *fc,
 		goto out;
 	}
 	/* The server counted a lookup of the root. */
-	spin_lock(&get_fusex_inode(root)->lock);
-	get_fusex_inode(root)->nlookup++;
-	spin_unlock(&get_fusex_inode(root)->lock);
+	fusex_count_lookup(root, la->args.epoch);
 	fusex_set_handle(root, h);
 out:
 	kfree(la);

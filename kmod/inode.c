@@ -302,7 +302,6 @@ struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u32 epoch,
 			 const struct fusex_handle *fh)
 {
 	struct fusex_iget_key key = { .nodeid = nodeid, .epoch = epoch };
-	struct fusex_inode *fi;
 	struct inode *inode;
 	int err;
 
@@ -334,10 +333,8 @@ struct inode *fusex_iget(struct super_block *sb, u64 nodeid, u32 epoch,
 		}
 	}
 
-	fi = get_fusex_inode(inode);
-	spin_lock(&fi->lock);
-	fi->nlookup++;
-	spin_unlock(&fi->lock);
+	/* A revalidation may have moved it on meanwhile: then not ours. */
+	fusex_count_lookup(inode, epoch);
 	fusex_change_attributes(inode, attr, attr_valid, attr_version);
 	return inode;
 }

@@ -144,7 +144,9 @@ static int fusex_reverse_inval_entry(struct fusex_conn *fc, u64 parent,
 		/* Its attributes stay: the link count is all that changes. */
 		inode = d_inode(entry);
 		inode_lock(inode);
-		if (get_node_id(inode) != child) {
+		/* A nodeid of this instance, not one a dead one reused. */
+		if (get_node_id(inode) != child ||
+		    fusex_inode_epoch(inode) != READ_ONCE(fc->epoch)) {
 			err = -ENOENT;
 		} else if (d_mountpoint(entry)) {
 			err = -EBUSY;

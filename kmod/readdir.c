@@ -97,11 +97,7 @@ static int fusex_direntplus_link(struct file *file,
 		    fusex_inode_epoch(inode) == epoch &&
 		    !inode_wrong_type(inode, o->attr.mode) &&
 		    !fusex_is_bad(inode)) {
-			struct fusex_inode *fi = get_fusex_inode(inode);
-
-			spin_lock(&fi->lock);
-			fi->nlookup++;
-			spin_unlock(&fi->lock);
+			fusex_count_lookup(inode, epoch);
 			err = fh ? fusex_set_handle(inode, fh) : 0;
 			if (err) {
 				dput(dentry);

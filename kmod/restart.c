@@ -47,6 +47,27 @@ void fusex_make_stale(struct inode *inode)
 
 }
 
+/**
+ * fusex_count_lookup - account a lookup the server counted for @inode
+ * @inode: the inode
+ * @epoch: the instance that counted it
+ *
+ * Return: false if @inode has moved on to a newer instance meanwhile
+ * (the lookup was the dead instance's and is not kept).
+ */
+bool fusex_count_lookup(struct inode *inode, u32 epoch)
+{
+	struct fusex_inode *fi = get_fusex_inode(inode);
+	bool ok;
+
+	spin_lock(&fi->lock);
+	ok = fi->epoch == epoch;
+	if (ok)
+		fi->nlookup++;
+	spin_unlock(&fi->lock);
+	return ok;
+}
+
 /* The new server counted a lookup the kernel will not keep. */
 static void fusex_forget_one(struct fusex_conn *fc, u64 nodeid, u32 epoch)
 {
@@ -85,10 +106,18 @@ static bool fusex_set_nodeid(struct inode *inode, u64 nodeid, u32 epoch,
 	smp_store_release(&fi->epoch, epoch);
 	spin_unlock(&fi->lock);
 
-	/* Inodes are hashed by nodeid: notifications and lookups find it. */
-	if (rehash) {
+	/*
+	 * Inodes are hashed by nodeid: notifications and lookups find it.
+	 * A newer revalidation racing this one rehashes after it; if it
+	 * went first, hash again by the nodeid that won.
+	 */
+	while (rehash) {
 		remove_inode_hash(inode);
 		__insert_inode_hash(inode, nodeid);
+		spin_lock(&fi->lock);
+		rehash = fi->nodeid != nodeid;
+		nodeid = fi->nodeid;
+		spin_unlock(&fi->lock);
 	}
 	return ret;
 }
@@ -284,10 +313,16 @@ static int fusex_reval_by_name(struct inode *inode)
 		}
 		if (d == sb->s_root) {
 			err = fusex_reval_root(d_inode(d));
-		} else if (IS_ROOT(d)) {
-			/* A disconnected dentry has no name to look up. */
-			fusex_make_stale(d_inode(d));
-			err = -ESTALE;
+		} else if (IS_ROOT(d) || d_inode(d) != inode) {
+			/*
+			 * An ancestor goes its own way (by handle if it has
+			 * one); a disconnected dentry has no name to look up.
+			 */
+			err = IS_ROOT(d) && !smp_load_acquire(
+				&get_fusex_inode(d_inode(d))->fh_size) ?
+			      -ESTALE : fusex_revalidate(d_inode(d));
+			if (err == -ESTALE)
+				fusex_make_stale(d_inode(d));
 		} else {
 			err = fusex_reval_dentry(d);
 		}

@@ -203,8 +203,11 @@ struct fusex_lookup_handle_in {
  * Notification (fuse_out_header.error == FUSE_NOTIFY_RESTARTED, unique 0):
  * a new server instance has taken over the connection.  Accepted on restart
  * mounts only.  The kernel records the instance id and counts restarts
- * (FUSEX_IOC_STATUS); the attach, not this, is what makes cached state
- * the dead instance's.
+ * (FUSEX_IOC_STATUS).  On a device fd just attached (FUSEX_DEV_IOC_ATTACH)
+ * the first one only names the instance the attach started.  On any other
+ * device fd (one handed down: fd passing, systemd's fd store) it starts a
+ * new instance: what the old one read and did not answer is resent, cached
+ * state is revalidated, and INIT is sent again first (FUSEX_INIT_REINIT).
  */
 #define FUSE_NOTIFY_RESTARTED		10
 
