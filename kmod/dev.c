@@ -639,6 +639,7 @@ static void fusex_detach_locked(struct fusex_conn *fc,
 	}
 	fusex_requeue_locked(fc, to_end, forgets);
 	fc->detached = true;
+	fc->detached_at = ktime_get();
 	/* Readers of the old device files leave with ENODEV. */
 	wake_up_all(&fc->waitq);
 	if (!arm)
@@ -717,9 +718,13 @@ void fusex_reinit_end(struct fusex_conn *fc, struct fusex_args *args,
 		return;
 	}
 	fc->reinit_req = NULL;
-	if (ok)
+	if (ok) {
+		ktime_t now = ktime_get();
+
+		fc->startup_ns = ktime_to_ns(ktime_sub(now, fc->attached_at));
+		fc->down_ns = ktime_to_ns(ktime_sub(now, fc->detached_at));
 		fusex_wake_readers(fc);
-	else
+	} else
 		fusex_detach_locked(fc, &to_end, &forgets, true);
 	spin_unlock(&fc->lock);
 	fusex_free_forgets(&forgets);
@@ -793,6 +798,8 @@ int fusex_notify_restarted(struct fusex_dev *fud, size_t size,
 		list_add(&req->list, &fc->pending);
 		fc->reinit_req = req;
 		fusex_new_epoch(fc, &to_end);
+		fc->attached_at = ktime_get();
+		fc->detached_at = fc->attached_at;
 		fusex_wake_readers(fc);
 		takeover = true;
 	}
@@ -1664,6 +1671,10 @@ static int fusex_attach_server(struct file *file, struct fusex_conn *fc,
 		fc->reinit_req = req;
 		queued = true;
 		fusex_new_epoch(fc, &to_end);
+		fc->attached_at = ktime_get();
+		/* Replacing a live server: no downtime before this. */
+		if (replaced)
+			fc->detached_at = fc->attached_at;
 	}
 	n = ++fc->attaches;
 	fusex_wake_readers(fc);

@@ -240,6 +240,12 @@ struct fusex_conn {
 	 * until revalidated.  Written under fc->lock, read with READ_ONCE.
 	 */
 	u32 epoch;
+	/* When the last server died and the next attached.  fc->lock */
+	ktime_t detached_at;
+	ktime_t attached_at;
+	/* The last restart's timings (fusex_status).  fc->lock */
+	u64 down_ns;
+	u64 startup_ns;
 	/* FUSEX_IOC_STATUS counters (struct fusex_status). */
 	atomic64_t resent;
 	atomic64_t reval_handle;

@@ -553,6 +553,8 @@ static long fusex_ioctl_status(struct fusex_conn *fc,
 	st.attaches = fc->attaches;
 	st.restarts = fc->restarts;
 	st.instance_id = fc->instance_id;
+	st.down_ns = fc->down_ns;
+	st.startup_ns = fc->startup_ns;
 	spin_unlock(&fc->lock);
 	if (fc->restart_timeout)
 		st.flags |= FUSEX_STATUS_RESTARTABLE;

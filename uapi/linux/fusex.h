@@ -277,7 +277,14 @@ struct fusex_status {
 	uint64_t	stale;
 	/* Lock owners told their locks were lost (ENOLCK). */
 	uint64_t	locks_lost;
-	uint64_t	reserved[6];
+	/*
+	 * The last restart, in ns: from the old server's death (the
+	 * detach) to the new one's answer to INIT, and from the attach to
+	 * that answer (the new server's own start-up).  0 before any.
+	 */
+	uint64_t	down_ns;
+	uint64_t	startup_ns;
+	uint64_t	reserved[4];
 };
 
 /* No server is attached: requests wait for one (restart_timeout=). */
