@@ -735,7 +735,9 @@ void fusex_reinit_end(struct fusex_conn *fc, struct fusex_args *args,
 }
 
 static struct fusex_req *fusex_reinit_alloc(struct fusex_conn *fc);
-static void fusex_new_epoch(struct fusex_conn *fc, struct list_head *to_end);
+static void fusex_start_instance_locked(struct fusex_conn *fc,
+					struct fusex_req *req,
+					struct list_head *to_end);
 
 /**
  * fusex_notify_restarted - FUSE_NOTIFY_RESTARTED
@@ -791,14 +793,7 @@ int fusex_notify_restarted(struct fusex_dev *fud, size_t size,
 		fud->attached_new = false;
 	} else if (req && !fc->reinit_req) {
 		fusex_requeue_locked(fc, &to_end, &forgets);
-		fc->reqctr += FUSEX_REQ_ID_STEP;
-		req->in_h.unique = fc->reqctr;
-		refcount_inc(&req->count);
-		set_bit(FR_PENDING, &req->flags);
-		list_add(&req->list, &fc->pending);
-		fc->reinit_req = req;
-		fusex_new_epoch(fc, &to_end);
-		fc->attached_at = ktime_get();
+		fusex_start_instance_locked(fc, req, &to_end);
 		fc->detached_at = fc->attached_at;
 		fusex_wake_readers(fc);
 		takeover = true;
@@ -1598,6 +1593,25 @@ static void fusex_new_epoch(struct fusex_conn *fc, struct list_head *to_end)
 }
 
 /*
+ * A new server instance begins: its re-INIT @req goes first (the queue
+ * takes a reference), then the new epoch bounces what the old one's ids
+ * are in.  Called with fc->lock held.
+ */
+static void fusex_start_instance_locked(struct fusex_conn *fc,
+					struct fusex_req *req,
+					struct list_head *to_end)
+{
+	fc->reqctr += FUSEX_REQ_ID_STEP;
+	req->in_h.unique = fc->reqctr;
+	refcount_inc(&req->count);
+	set_bit(FR_PENDING, &req->flags);
+	list_add(&req->list, &fc->pending);
+	fc->reinit_req = req;
+	fusex_new_epoch(fc, to_end);
+	fc->attached_at = ktime_get();
+}
+
+/*
  * Make @file the server of @fc: see FUSEX_DEV_IOC_ATTACH in fusex.h.  The
  * caller holds a reference on @fc and keeps its super block alive.
  */
@@ -1663,15 +1677,8 @@ static int fusex_attach_server(struct file *file, struct fusex_conn *fc,
 	 * server gets that one.  Otherwise INIT goes again, before anything.
 	 */
 	if (READ_ONCE(fc->initialized)) {
-		fc->reqctr += FUSEX_REQ_ID_STEP;
-		req->in_h.unique = fc->reqctr;
-		refcount_inc(&req->count);
-		set_bit(FR_PENDING, &req->flags);
-		list_add(&req->list, &fc->pending);
-		fc->reinit_req = req;
+		fusex_start_instance_locked(fc, req, &to_end);
 		queued = true;
-		fusex_new_epoch(fc, &to_end);
-		fc->attached_at = ktime_get();
 		/* Replacing a live server: no downtime before this. */
 		if (replaced)
 			fc->detached_at = fc->attached_at;
