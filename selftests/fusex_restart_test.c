@@ -454,6 +454,27 @@ TEST_F_TIMEOUT(restart, survives_and_reattaches, 120)
 	close(fd2);
 }
 
+/*
+ * Mount with a restart timeout and stop the server thread; a caller
+ * stats a file; answer everything by hand up to its LOOKUP, which is left
+ * in self->buf unanswered.
+ */
+static void hold_lookup(struct __test_metadata *_metadata,
+			FIXTURE_DATA(restart) *self, struct caller *c)
+{
+	const struct fuse_in_header *ih = (void *)self->buf;
+
+	mount_served(_metadata, self, ",restart_timeout=60");
+	server_stop(&self->srv);
+	ASSERT_EQ(0, caller_start(c, self->mnt));
+	for (;;) {
+		ASSERT_LT(0, rd(self->fd, self->buf, BUFSZ, 10000));
+		if (ih->opcode == FUSE_LOOKUP)
+			break;
+		ASSERT_LE(0, answer(self->fd, self->buf, NULL));
+	}
+}
+
 TEST_F_TIMEOUT(restart, unanswered_request_is_resent, 120)
 {
 	const struct fuse_in_header *ih = (void *)self->buf;
@@ -463,16 +484,8 @@ TEST_F_TIMEOUT(restart, unanswered_request_is_resent, 120)
 	int fd2, n;
 
 	FX_RETURN_IF_SKIPPED();
-	mount_served(_metadata, self, ",restart_timeout=60");
 	/* The server goes on by hand: read the LOOKUP and die. */
-	server_stop(&self->srv);
-	ASSERT_EQ(0, caller_start(&c, self->mnt));
-	for (;;) {
-		ASSERT_LT(0, rd(self->fd, self->buf, BUFSZ, 10000));
-		if (ih->opcode == FUSE_LOOKUP)
-			break;
-		ASSERT_LE(0, answer(self->fd, self->buf, NULL));
-	}
+	hold_lookup(_metadata, self, &c);
 	unique = ih->unique;
 	EXPECT_EQ(0, unique & FUSE_UNIQUE_RESEND);
 	close(self->fd);
@@ -535,16 +548,8 @@ TEST_F_TIMEOUT(restart, restarted_on_passed_fd, 120)
 	struct caller c;
 
 	FX_RETURN_IF_SKIPPED();
-	mount_served(_metadata, self, ",restart_timeout=60");
 	/* The old instance reads the LOOKUP and "dies"; the fd lives on. */
-	server_stop(&self->srv);
-	ASSERT_EQ(0, caller_start(&c, self->mnt));
-	for (;;) {
-		ASSERT_LT(0, rd(self->fd, self->buf, BUFSZ, 10000));
-		if (ih->opcode == FUSE_LOOKUP)
-			break;
-		ASSERT_LE(0, answer(self->fd, self->buf, NULL));
-	}
+	hold_lookup(_metadata, self, &c);
 	unique = ih->unique;
 
 	/* The new instance, on the same fd. */
