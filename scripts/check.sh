@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 pass=0 fail=0 skip=0
 failed=()
+why=()
 ok() { pass=$((pass + 1)); echo "PASS: $*"; }
 bad() { fail=$((fail + 1)); failed+=("$*"); echo "FAIL: $*"; }
 
@@ -79,6 +80,13 @@ for kv in "${vms[@]}"; do
 	while read -r line; do
 		failed+=("[$kv] ${line#\# }")
 	done < <(grep -E '^# not ok [0-9]+ ' "$log")
+	# What the harness said when an assertion failed ("file.c:line:
+	# test:Expected ..." and the TH_LOG after it): the end of the output
+	# is what a CI log shows, so say it again there.
+	while read -r line; do
+		why+=("[$kv] ${line#\# \# }")
+	done < <(grep -E -A1 '^# # [A-Za-z0-9_./-]+\.c:[0-9]+:[^:]*:Expected ' "$log" |
+		 grep -E '^# # ' | head -40)
 	# A binary that crashed or timed out is a failure of its own.
 	while read -r line; do
 		bad "[$kv] $line"
@@ -100,6 +108,10 @@ echo
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "Failed:"
 	printf '  %s\n' "${failed[@]}"
+fi
+if [ "$fail" -gt 0 ] && [ ${#why[@]} -gt 0 ]; then
+	echo "Assertions that failed:"
+	printf '  %s\n' "${why[@]}"
 fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

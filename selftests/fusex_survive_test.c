@@ -194,7 +194,7 @@ static void restart_server(struct __test_metadata *_metadata,
 {
 	struct fusex_status st;
 	unsigned int attaches;
-	pid_t pid;
+	pid_t pid, next;
 	int waited;
 
 	ASSERT_EQ(0, get_status(self, &st));
@@ -202,13 +202,21 @@ static void restart_server(struct __test_metadata *_metadata,
 	pid = fx_child_of(self->ctl);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, kill(pid, SIGKILL));
+	/*
+	 * fusexctl attaches before it forks the server: the next kill needs
+	 * the new process, not only the attach.  The dead one stays a child
+	 * until fusexctl reaps it.
+	 */
 	for (waited = 0;; waited += 10) {
 		ASSERT_GT(30000, waited) TH_LOG("no new server; see %s",
 						self->log);
 		ASSERT_EQ(0, get_status(self, &st));
 		if (st.attaches > attaches &&
-		    !(st.flags & FUSEX_STATUS_DETACHED))
-			break;
+		    !(st.flags & FUSEX_STATUS_DETACHED)) {
+			next = fx_child_of(self->ctl);
+			if (next > 0 && next != pid)
+				break;
+		}
 		fx_msleep(10);
 	}
 	EXPECT_EQ(0, st.flags & FUSEX_STATUS_ABORTED);
