@@ -318,9 +318,10 @@ static bool fusex_take_back(struct fusex_conn *fc, struct fusex_req *req,
 }
 
 /*
- * Sleep until the request is answered.  A signal sends FUSE_INTERRUPT (once
- * the server has read the request); a fatal signal takes back a request the
- * server has not read yet; after that the caller waits for the answer or
+ * Sleep until the request is answered.  Any signal sends FUSE_INTERRUPT
+ * (once the server has read the request), forced requests (FLUSH) too, as
+ * on fuse; a fatal signal takes back a request the server has not read
+ * yet, unless it is forced; after that the caller waits for the answer or
  * for the connection to go.
  */
 static void fusex_wait_answer(struct fusex_req *req)
@@ -328,7 +329,7 @@ static void fusex_wait_answer(struct fusex_req *req)
 	struct fusex_conn *fc = req->fc;
 	int err;
 
-	if (!READ_ONCE(fc->no_interrupt) && !test_bit(FR_FORCE, &req->flags)) {
+	if (!READ_ONCE(fc->no_interrupt)) {
 		err = wait_event_interruptible(req->waitq,
 				test_bit(FR_FINISHED, &req->flags));
 		if (!err)
