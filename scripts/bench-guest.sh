@@ -42,7 +42,11 @@ mount_server fusex $W/fusex
 
 echo "bench: Linux $(uname -r), $(nproc) vCPU (qemu, no KVM), $RUNS runs each"
 for run in $(seq "$RUNS"); do
-	for fs in fuse fusex tmpfs; do
+	# Each module goes first in turn: what the run before left in memory
+	# must not favour one of them.
+	order="fuse fusex tmpfs"
+	[ $((run % 2)) = 1 ] || order="fusex fuse tmpfs"
+	for fs in $order; do
 		echo "bench: run $run on $fs"
 		# shellcheck disable=SC2086
 		"$B/fusex-bench" ${BENCH_ARGS:-} "$W/$fs" | \

@@ -4,8 +4,9 @@
 # make bench: one VM on the newest installed kernel (KV= picks another),
 # Debian's passthrough_ll over the same backing tmpfs mounted on fuse.ko and
 # on fusex, and tmpfs itself as the ceiling; every workload of
-# build/fusex-bench three times on each, interleaved, and a table of the
-# medians with the ratio fusex/fuse.  BENCH_ARGS= passes options to
+# build/fusex-bench three times on each (RUNS= for more), interleaved,
+# fuse and fusex taking turns to go first, and a table of the medians
+# with the ratio fusex/fuse.  BENCH_ARGS= passes options to
 # fusex-bench (smaller runs: BENCH_ARGS="-n 2000 -m 64 -t 4000").
 # The table is also left in build/bench.txt.
 set -euo pipefail
