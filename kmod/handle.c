@@ -16,8 +16,14 @@
 
 #include "fusex_i.h"
 
-/* File handle types (struct fid) fusex hands to the VFS. */
-#define FUSEX_FILEID_HANDLE	0xf1	/* size word, then the server's handle */
+/*
+ * File handle types (struct fid) fusex hands to the VFS.  A server handle
+ * fills the file handle alone, padded with zeros to a whole word; the type
+ * says how many bytes of the last word are padding, so a 128-byte server
+ * handle fits MAX_HANDLE_SZ.
+ */
+#define FUSEX_FILEID_HANDLE	0xf4	/* + 0..3 padding bytes */
+#define FUSEX_FILEID_HANDLE_MAX	(FUSEX_FILEID_HANDLE + 3)
 #define FUSEX_FILEID_NODEID	0xf2	/* nodeid (2 words), generation */
 
 static const u8 *fusex_fh_data(struct fusex_inode *fi, unsigned int size)
@@ -399,16 +405,15 @@ static int fusex_encode_fh(struct inode *inode, u32 *fh, int *max_len,
 	data = fusex_inode_handle(inode, &size);
 	if (data) {
 		/* The server's handle: valid after eviction and restarts. */
-		words = 1 + DIV_ROUND_UP(size, 4);
+		words = DIV_ROUND_UP(size, 4);
 		if (*max_len < words) {
 			*max_len = words;
 			return FILEID_INVALID;
 		}
 		memset(fh, 0, words * 4);
-		fh[0] = size;
-		memcpy(&fh[1], data, size);
+		memcpy(fh, data, size);
 		*max_len = words;
-		return FUSEX_FILEID_HANDLE;
+		return FUSEX_FILEID_HANDLE + words * 4 - size;
 	}
 
 	/* No handle: the nodeid, good while the inode is cached. */
@@ -429,19 +434,21 @@ static struct dentry *fusex_fh_to_dentry(struct super_block *sb,
 					 int fh_type)
 {
 	struct fusex_conn *fc = get_fusex_conn_sb(sb);
+	const u8 *data = (const u8 *)fid->raw;
 	struct inode *inode;
 	unsigned int size;
 	u64 nodeid;
 
 	switch (fh_type) {
-	case FUSEX_FILEID_HANDLE:
+	case FUSEX_FILEID_HANDLE ... FUSEX_FILEID_HANDLE_MAX:
 		if (fh_len < 1)
 			return ERR_PTR(-ESTALE);
-		size = fid->raw[0];
-		if (!fc->lookup_handle || !size || size > fc->max_handle_sz ||
-		    fh_len < 1 + DIV_ROUND_UP(size, 4))
+		size = fh_len * 4 - (fh_type - FUSEX_FILEID_HANDLE);
+		/* Only the padding encode_fh writes: one file handle each. */
+		if (!fc->lookup_handle || size > fc->max_handle_sz ||
+		    memchr_inv(data + size, 0, fh_len * 4 - size))
 			return ERR_PTR(-ESTALE);
-		inode = fusex_lookup_handle(sb, (const u8 *)&fid->raw[1], size);
+		inode = fusex_lookup_handle(sb, data, size);
 		break;
 	case FUSEX_FILEID_NODEID:
 		if (fh_len < 3)

@@ -6,7 +6,7 @@
  * through fusexctl, in three variants:
  *  - fusex_optin: fusex-passthrough on fusex: the server opts in through
  *    libfusex, so every inode carries the backing filesystem's own handle.
- *    name_to_handle_at() gives fusex's handle type 0xf1, and
+ *    name_to_handle_at() gives fusex's handle types 0xf4-0xf7, and
  *    open_by_handle_at() finds the object after `echo 3 > drop_caches`
  *    (FUSE_LOOKUP_HANDLE), even through another instance of the server;
  *    once the object is gone it gives ESTALE.
@@ -46,8 +46,13 @@
 #include "fusex_raw.h"
 #include "../uapi/linux/fusex.h"
 
-/* File handle types fusex gives (kmod/handle.c). */
-#define FH_FUSEX_HANDLE	0xf1
+/*
+ * File handle types fusex gives (kmod/handle.c): a server handle of
+ * @size bytes alone, the type telling the padding of its last word; or
+ * the nodeid.
+ */
+#define FH_FUSEX_HANDLE(size)	(0xf4 + (4 - (size) % 4) % 4)
+#define FH_IS_FUSEX_HANDLE(t)	((t) >= 0xf4 && (t) <= 0xf7)
 #define FH_FUSEX_NODEID	0xf2
 
 /* Room for any file handle (MAX_HANDLE_SZ is 128). */
@@ -218,11 +223,11 @@ static void check_fh(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, get_fh(path, &b, 0)) TH_LOG("name_to_handle_at %s", path);
 	if (variant->persistent) {
-		EXPECT_EQ(FH_FUSEX_HANDLE, b.fh.handle_type);
+		EXPECT_TRUE(FH_IS_FUSEX_HANDLE(b.fh.handle_type));
 	} else if (!strcmp(variant->type, "fusex")) {
 		EXPECT_EQ(FH_FUSEX_NODEID, b.fh.handle_type);
 	} else {
-		EXPECT_NE(FH_FUSEX_HANDLE, b.fh.handle_type);
+		EXPECT_FALSE(FH_IS_FUSEX_HANDLE(b.fh.handle_type));
 	}
 
 	ASSERT_EQ(0, drop_caches());
@@ -402,7 +407,7 @@ TEST_F_TIMEOUT(handle, readdirplus, FX_TIMEOUT)
 		snprintf(name, sizeof(name), "dp/%s", names[i]);
 		ASSERT_EQ(0, get_fh(MNT(name), &b[i], 0)) TH_LOG("%s", name);
 		if (variant->persistent)
-			EXPECT_EQ(FH_FUSEX_HANDLE, b[i].fh.handle_type);
+			EXPECT_TRUE(FH_IS_FUSEX_HANDLE(b[i].fh.handle_type));
 	}
 	ASSERT_EQ(0, drop_caches());
 	for (i = 0; i < 3; i++) {
@@ -502,12 +507,12 @@ TEST_F_TIMEOUT(handle, root, FX_TIMEOUT)
 	for (i = 0; i < 100; i++) {
 		ASSERT_EQ(0, get_fh(self->srv.mnt, &b, 0));
 		if (!variant->persistent ||
-		    b.fh.handle_type == FH_FUSEX_HANDLE)
+		    FH_IS_FUSEX_HANDLE(b.fh.handle_type))
 			break;
 		fx_msleep(20);
 	}
 	if (variant->persistent)
-		EXPECT_EQ(FH_FUSEX_HANDLE, b.fh.handle_type);
+		EXPECT_TRUE(FH_IS_FUSEX_HANDLE(b.fh.handle_type));
 	/* The root is never evicted: its file handle always works. */
 	ASSERT_EQ(0, drop_caches());
 	fd = open_fh(self->mfd, &b, O_RDONLY | O_DIRECTORY);
@@ -535,7 +540,7 @@ TEST_F_TIMEOUT(handle, another_instance, FX_TIMEOUT)
 	ASSERT_EQ(0, mkdir(MNT("deep"), 0755));
 	ASSERT_EQ(0, write_file(MNT("deep/f"), "instance one\n"));
 	ASSERT_EQ(0, get_fh(MNT("deep/f"), &b, 0));
-	ASSERT_EQ(FH_FUSEX_HANDLE, b.fh.handle_type);
+	ASSERT_TRUE(FH_IS_FUSEX_HANDLE(b.fh.handle_type));
 
 	close(self->mfd);
 	self->mfd = -1;
@@ -645,7 +650,7 @@ TEST_F_TIMEOUT(handle, big_directory, FX_TIMEOUT)
 		snprintf(name, sizeof(name), "big/%u", i);
 		ASSERT_EQ(0, get_fh(MNT(name), &b, 0));
 		if (variant->persistent)
-			EXPECT_EQ(FH_FUSEX_HANDLE, b.fh.handle_type);
+			EXPECT_TRUE(FH_IS_FUSEX_HANDLE(b.fh.handle_type));
 	}
 }
 
@@ -655,9 +660,13 @@ TEST_F_TIMEOUT(handle, big_directory, FX_TIMEOUT)
 
 #define RBUFSZ ((1 << 20) + 4096)
 #define RFILE_SIZE 100
-/* The handles this server gives: 12 bytes, of at most RMAX_HANDLE. */
+/*
+ * The handles this server gives: RHANDLE_SZ bytes, of at most RMAX_HANDLE,
+ * unless a test sets rsrv.hsize (then the maximum is the same).
+ */
 #define RHANDLE_SZ 12
 #define RMAX_HANDLE 16
+#define RHANDLE_MAX_SZ 128
 
 enum { R_ROOT = 1, R_FILE = 2, R_DIR = 4 };
 
@@ -686,27 +695,36 @@ struct rsrv {
 	atomic_int file_lookups;	/* LOOKUPs of "file" */
 	atomic_int lh_root;		/* LOOKUP_HANDLEs of size 0, nodeid 1 */
 	atomic_int lh_found;		/* LOOKUP_HANDLEs answered honestly */
+	unsigned int hsize;		/* its handles' size, if not 12 */
 };
 
-static void rhandle(uint64_t nodeid, unsigned char h[RHANDLE_SZ])
+static unsigned int rhsize(const struct rsrv *s)
 {
-	int i;
+	return s->hsize ? s->hsize : RHANDLE_SZ;
+}
 
-	for (i = 0; i < RHANDLE_SZ; i++)
+static void rhandle(const struct rsrv *s, uint64_t nodeid,
+		    unsigned char h[RHANDLE_MAX_SZ])
+{
+	unsigned int i;
+
+	memset(h, 0, RHANDLE_MAX_SZ);
+	for (i = 0; i < rhsize(s); i++)
 		h[i] = (unsigned char)(0xa0 + i + nodeid * 16);
 }
 
-static uint64_t rnodeid_of(const unsigned char *h, size_t size)
+static uint64_t rnodeid_of(const struct rsrv *s, const unsigned char *h,
+			   size_t size)
 {
 	static const uint64_t ids[] = { R_ROOT, R_FILE, R_DIR };
-	unsigned char want[RHANDLE_SZ];
+	unsigned char want[RHANDLE_MAX_SZ];
 	size_t i;
 
-	if (size != RHANDLE_SZ)
+	if (size != rhsize(s))
 		return 0;
 	for (i = 0; i < 3; i++) {
-		rhandle(ids[i], want);
-		if (!memcmp(want, h, RHANDLE_SZ))
+		rhandle(s, ids[i], want);
+		if (!memcmp(want, h, size))
 			return ids[i];
 	}
 	return 0;
@@ -745,25 +763,31 @@ static void rfill_entry(struct rsrv *s, struct fuse_entry_out *e,
 }
 
 /* A handle on the wire: @size in its header, @datalen bytes of data. */
-static size_t rput_handle(void *buf, uint64_t nodeid, unsigned int size,
-			  size_t datalen)
+static size_t rput_handle(const struct rsrv *s, void *buf, uint64_t nodeid,
+			  unsigned int size, size_t datalen)
 {
 	struct fusex_handle h = { .size = size };
-	unsigned char data[RHANDLE_SZ];
+	unsigned char data[RHANDLE_MAX_SZ];
 
 	memset(buf, 0, sizeof(h) + datalen);
 	memcpy(buf, &h, sizeof(h));
-	rhandle(nodeid, data);
+	rhandle(s, nodeid, data);
 	memcpy((char *)buf + sizeof(h), data,
-	       datalen < RHANDLE_SZ ? datalen : RHANDLE_SZ);
+	       datalen < rhsize(s) ? datalen : rhsize(s));
 	return sizeof(h) + datalen;
+}
+
+/* The bytes an honest handle takes on the wire: whole 8-byte words. */
+static size_t rwire(const struct rsrv *s)
+{
+	return (rhsize(s) + 7) / 8 * 8;
 }
 
 /* An entry reply with its handle, or spoiled as @spoil says. */
 static void rentry(struct rsrv *s, uint64_t unique, uint64_t nodeid,
 		   enum rspoil spoil)
 {
-	char out[sizeof(struct fuse_entry_out) + 64];
+	char out[sizeof(struct fuse_entry_out) + 16 + RHANDLE_MAX_SZ];
 	struct fuse_entry_out *e = (void *)out;
 	size_t len = sizeof(*e);
 
@@ -774,22 +798,23 @@ static void rentry(struct rsrv *s, uint64_t unique, uint64_t nodeid,
 		rsend_spoiled(s, unique, 0, out, len);
 		return;
 	case R_OVERSIZED:
-		len += rput_handle(out + len, nodeid, 17, 24);
+		len += rput_handle(s, out + len, nodeid, 17, 24);
 		break;
 	case R_SIZE_LIES:
-		len += rput_handle(out + len, nodeid, 20, 16);
+		len += rput_handle(s, out + len, nodeid, 20, 16);
 		break;
 	case R_ZERO:
-		len += rput_handle(out + len, nodeid, 0, 0);
+		len += rput_handle(s, out + len, nodeid, 0, 0);
 		break;
 	case R_ILL_SIZED:
-		len += rput_handle(out + len, nodeid, 4, 16);
+		len += rput_handle(s, out + len, nodeid, 4, 16);
 		break;
 	case R_CHANGES:
-		len += rput_handle(out + len, nodeid + 1, RHANDLE_SZ, 16);
+		len += rput_handle(s, out + len, nodeid + 1, rhsize(s),
+				   rwire(s));
 		break;
 	default:
-		len += rput_handle(out + len, nodeid, RHANDLE_SZ, 16);
+		len += rput_handle(s, out + len, nodeid, rhsize(s), rwire(s));
 		rsend(s, unique, 0, out, len);
 		return;
 	}
@@ -805,7 +830,7 @@ static void rdo_init(struct rsrv *s, struct fuse_in_header *ih,
 		.max_background = 12, .congestion_threshold = 9,
 		.max_write = 65536, .time_gran = 1,
 		.flags2 = FUSE_HAS_LOOKUP_HANDLE >> 32,
-		.max_handle_sz = RMAX_HANDLE,
+		.max_handle_sz = s->hsize ? s->hsize : RMAX_HANDLE,
 	};
 
 	/* Only what the kernel offered. */
@@ -863,7 +888,7 @@ static void rdo_lookup_handle(struct rsrv *s, struct fuse_in_header *ih)
 		rentry(s, ih->unique, in->nodeid, R_HONEST);
 		return;
 	}
-	nodeid = rnodeid_of(h->data, h->size);
+	nodeid = rnodeid_of(s, h->data, h->size);
 	if (!nodeid) {
 		rsend(s, ih->unique, -ESTALE, NULL, 0);
 		return;
@@ -908,8 +933,8 @@ static size_t radd_plus(struct rsrv *s, char *buf, size_t len,
 	if (!nodeid || spoil == R_PLUS_MISSING)
 		return len;
 	if (spoil == R_PLUS_OVERSIZED)
-		return len + rput_handle(buf + len, nodeid, 17, 24);
-	return len + rput_handle(buf + len, nodeid, RHANDLE_SZ, 16);
+		return len + rput_handle(s, buf + len, nodeid, 17, 24);
+	return len + rput_handle(s, buf + len, nodeid, rhsize(s), rwire(s));
 }
 
 static void rdo_readdirplus(struct rsrv *s, struct fuse_in_header *ih,
@@ -1030,17 +1055,17 @@ static bool rstill_works(FIXTURE_DATA(rawh) *self)
 
 /* The file handle name_to_handle_at() gives is the server's handle. */
 static void expect_raw_fh(struct __test_metadata *_metadata,
-			  const struct fh_buf *b, uint64_t nodeid)
+			  FIXTURE_DATA(rawh) *self, const struct fh_buf *b,
+			  uint64_t nodeid)
 {
-	unsigned char want[RHANDLE_SZ];
-	uint32_t size;
+	unsigned int size = rhsize(&self->s);
+	unsigned char want[RHANDLE_MAX_SZ];
 
-	rhandle(nodeid, want);
-	ASSERT_EQ(FH_FUSEX_HANDLE, b->fh.handle_type);
-	ASSERT_EQ(4 + 12, b->fh.handle_bytes);
-	memcpy(&size, b->bytes, 4);
-	EXPECT_EQ(RHANDLE_SZ, size);
-	EXPECT_EQ(0, memcmp(b->bytes + 4, want, RHANDLE_SZ));
+	rhandle(&self->s, nodeid, want);
+	ASSERT_EQ(FH_FUSEX_HANDLE(size), b->fh.handle_type);
+	/* The handle alone, zero-padded to a whole word. */
+	ASSERT_EQ((size + 3) / 4 * 4, b->fh.handle_bytes);
+	EXPECT_EQ(0, memcmp(b->bytes, want, b->fh.handle_bytes));
 }
 
 /*
@@ -1062,10 +1087,10 @@ TEST_F_TIMEOUT(rawh, honest, FX_TIMEOUT)
 		fx_msleep(10);
 	EXPECT_EQ(1, atomic_load(&self->s.lh_root));
 	ASSERT_EQ(0, get_fh(self->s.r.mnt, &b, 0));
-	expect_raw_fh(_metadata, &b, R_ROOT);
+	expect_raw_fh(_metadata, self, &b, R_ROOT);
 
 	ASSERT_EQ(0, get_fh(RPATH("file"), &b, 0));
-	expect_raw_fh(_metadata, &b, R_FILE);
+	expect_raw_fh(_metadata, self, &b, R_FILE);
 	self->mfd = open(self->s.r.mnt, O_RDONLY | O_DIRECTORY);
 	ASSERT_LE(0, self->mfd);
 	ASSERT_EQ(0, drop_caches());
@@ -1075,6 +1100,57 @@ TEST_F_TIMEOUT(rawh, honest, FX_TIMEOUT)
 	EXPECT_EQ(RFILE_SIZE, pread(fd, buf, sizeof(buf), 0));
 	close(fd);
 	EXPECT_EQ(0, atomic_load(&self->s.r.spoiled));
+}
+
+/*
+ * The largest handles: up to 128 bytes a server may declare, and a file
+ * handle has 128 bytes (MAX_HANDLE_SZ).  fusex puts the server's handle
+ * in it alone, so 125 to 128 bytes export too; after drop_caches
+ * open_by_handle_at() gives the same bytes back in FUSE_LOOKUP_HANDLE.
+ * And a file handle with bytes after the handle where the padding should
+ * be is not the same file handle: ESTALE, nothing asked.
+ */
+static void rbig_handle(struct __test_metadata *_metadata,
+			FIXTURE_DATA(rawh) *self, unsigned int size)
+{
+	struct fh_buf b;
+	char buf[256];
+	struct stat st;
+	int fd;
+
+	self->s.hsize = size;
+	ASSERT_EQ(0, rstart(self, R_HONEST, false));
+	ASSERT_EQ(0, stat(RPATH("file"), &st));
+	ASSERT_EQ(0, get_fh(RPATH("file"), &b, 0)) TH_LOG("%u-byte handle: %s",
+							   size,
+							   strerror(errno));
+	expect_raw_fh(_metadata, self, &b, R_FILE);
+	self->mfd = open(self->s.r.mnt, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, self->mfd);
+	ASSERT_EQ(0, drop_caches());
+	fd = open_fh(self->mfd, &b, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
+	EXPECT_EQ(1, atomic_load(&self->s.lh_found));
+	EXPECT_EQ(RFILE_SIZE, pread(fd, buf, sizeof(buf), 0));
+	close(fd);
+	if (size % 4) {
+		b.bytes[b.fh.handle_bytes - 1] = 1;
+		EXPECT_EQ(-ESTALE, open_fh(self->mfd, &b, O_RDONLY));
+		EXPECT_EQ(1, atomic_load(&self->s.lh_found));
+	}
+	EXPECT_EQ(0, atomic_load(&self->s.r.spoiled));
+}
+
+TEST_F_TIMEOUT(rawh, handle_125_bytes, FX_TIMEOUT)
+{
+	FX_RETURN_IF_SKIPPED();
+	rbig_handle(_metadata, self, 125);
+}
+
+TEST_F_TIMEOUT(rawh, handle_128_bytes, FX_TIMEOUT)
+{
+	FX_RETURN_IF_SKIPPED();
+	rbig_handle(_metadata, self, 128);
 }
 
 /* Honest READDIRPLUS: its records' handles, with no LOOKUP. */
@@ -1094,9 +1170,9 @@ TEST_F_TIMEOUT(rawh, honest_readdirplus, FX_TIMEOUT)
 	closedir(d);
 	EXPECT_EQ(4, n);
 	ASSERT_EQ(0, get_fh(RPATH("file"), &b, 0));
-	expect_raw_fh(_metadata, &b, R_FILE);
+	expect_raw_fh(_metadata, self, &b, R_FILE);
 	ASSERT_EQ(0, get_fh(RPATH("dir"), &b, 0));
-	expect_raw_fh(_metadata, &b, R_DIR);
+	expect_raw_fh(_metadata, self, &b, R_DIR);
 	EXPECT_EQ(0, atomic_load(&self->s.file_lookups));
 }
 
@@ -1202,7 +1278,7 @@ static void rlh_spoiled(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, rstart(self, R_HONEST, false));
 	ASSERT_EQ(0, stat(RPATH("file"), &st));
 	ASSERT_EQ(0, get_fh(RPATH("file"), &b, 0));
-	expect_raw_fh(_metadata, &b, R_FILE);
+	expect_raw_fh(_metadata, self, &b, R_FILE);
 	self->mfd = open(self->s.r.mnt, O_RDONLY | O_DIRECTORY);
 	ASSERT_LE(0, self->mfd);
 	ASSERT_EQ(0, drop_caches());
