@@ -643,6 +643,11 @@ void fusex_free_handle(struct fusex_inode *fi);
 void fusex_fetch_root_handle(struct fusex_conn *fc);
 int fusex_reval_by_handle(struct inode *inode);
 bool fusex_same_handle(struct inode *inode, const struct fusex_handle *h);
+struct fusex_lh_name;
+struct fusex_lh_name *fusex_lookup_under_handle(struct fusex_conn *fc,
+						struct fusex_args *args,
+						struct inode *dir,
+						const struct qstr *name);
 
 /* restart.c */
 int fusex_bind_args(struct fusex_conn *fc, struct fusex_args *args,

@@ -354,6 +354,62 @@ out:
 	return err;
 }
 
+/* The arguments of a FUSE_LOOKUP_HANDLE of a name under a handle. */
+struct fusex_lh_name {
+	struct fusex_lookup_handle_in in;
+	struct fusex_handle_buf req;
+};
+
+/**
+ * fusex_lookup_under_handle - make a LOOKUP of a name ask by handle
+ * @fc: the connection
+ * @args: a LOOKUP of @name in @dir, from fusex_lookup_init(), not bound
+ * @dir: the directory
+ * @name: the name (NUL-terminated, as a dentry's)
+ *
+ * After a restart, @dir may still be an older server instance's.  A LOOKUP
+ * in it must first revalidate it (one round trip, to learn its nodeid on
+ * the new instance); when it has a handle, FUSE_LOOKUP_HANDLE with
+ * FUSEX_LH_NAME asks the new instance for @name under that handle in one.
+ * @dir itself is revalidated only when it is used itself.  Otherwise
+ * @args stays a LOOKUP, for the caller to bind to @dir.
+ *
+ * Return: the arguments to kfree() after the request when @args became a
+ * FUSE_LOOKUP_HANDLE, NULL when it is still a LOOKUP, or ERR_PTR(-ENOMEM).
+ */
+struct fusex_lh_name *fusex_lookup_under_handle(struct fusex_conn *fc,
+						struct fusex_args *args,
+						struct inode *dir,
+						const struct qstr *name)
+{
+	struct fusex_lh_name *ln;
+	unsigned int size;
+	const u8 *data;
+
+	if (!fc->lookup_handle || fusex_is_stale(dir) ||
+	    fusex_inode_epoch(dir) == READ_ONCE(fc->epoch))
+		return NULL;
+	data = fusex_inode_handle(dir, &size);
+	if (!data)
+		return NULL;
+	ln = kzalloc(sizeof(*ln), GFP_KERNEL);
+	if (!ln)
+		return ERR_PTR(-ENOMEM);
+	ln->in.flags = FUSEX_LH_NAME;
+	ln->req.h.size = size;
+	memcpy(ln->req.data, data, size);
+	args->opcode = FUSE_LOOKUP_HANDLE;
+	args->nodeid = 0;
+	args->in_numargs = 3;
+	args->in_args[0].size = sizeof(ln->in);
+	args->in_args[0].value = &ln->in;
+	args->in_args[1].size = FUSEX_HANDLE_SIZE(size);
+	args->in_args[1].value = &ln->req;
+	args->in_args[2].size = name->len + 1;
+	args->in_args[2].value = (void *)name->name;
+	return ln;
+}
+
 /* The root's handle comes from no reply: ask for it right after INIT. */
 static void fusex_root_handle_end(struct fusex_conn *fc,
 				  struct fusex_args *args, int error)

@@ -668,7 +668,7 @@ TEST_F_TIMEOUT(handle, big_directory, FX_TIMEOUT)
 #define RMAX_HANDLE 16
 #define RHANDLE_MAX_SZ 128
 
-enum { R_ROOT = 1, R_FILE = 2, R_DIR = 4 };
+enum { R_ROOT = 1, R_FILE = 2, R_DIR = 4, R_TMP = 8 };
 
 enum rspoil {
 	R_HONEST,
@@ -716,13 +716,13 @@ static void rhandle(const struct rsrv *s, uint64_t nodeid,
 static uint64_t rnodeid_of(const struct rsrv *s, const unsigned char *h,
 			   size_t size)
 {
-	static const uint64_t ids[] = { R_ROOT, R_FILE, R_DIR };
+	static const uint64_t ids[] = { R_ROOT, R_FILE, R_DIR, R_TMP };
 	unsigned char want[RHANDLE_MAX_SZ];
 	size_t i;
 
 	if (size != rhsize(s))
 		return 0;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		rhandle(s, ids[i], want);
 		if (!memcmp(want, h, size))
 			return ids[i];
@@ -756,6 +756,9 @@ static void rfill_entry(struct rsrv *s, struct fuse_entry_out *e,
 	if (nodeid == R_FILE) {
 		e->attr.mode = S_IFREG | 0644;
 		e->attr.size = RFILE_SIZE;
+	} else if (nodeid == R_TMP) {
+		e->attr.mode = S_IFREG | 0600;
+		e->attr.nlink = 0;
 	} else {
 		e->attr.mode = S_IFDIR | 0755;
 		e->attr.nlink = 2;
@@ -978,6 +981,22 @@ static void rdo_read(struct rsrv *s, struct fuse_in_header *ih,
 	rsend(s, ih->unique, 0, data, n);
 }
 
+/* TMPFILE: an entry, an open file, and the new file's handle. */
+static void rdo_tmpfile(struct rsrv *s, struct fuse_in_header *ih)
+{
+	char out[sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out) +
+		 16 + RHANDLE_MAX_SZ];
+	struct fuse_entry_out *e = (void *)out;
+	struct fuse_open_out oo = { .fh = R_TMP };
+	size_t len = sizeof(*e);
+
+	rfill_entry(s, e, R_TMP);
+	memcpy(out + len, &oo, sizeof(oo));
+	len += sizeof(oo);
+	len += rput_handle(s, out + len, R_TMP, rhsize(s), rwire(s));
+	rsend(s, ih->unique, 0, out, len);
+}
+
 static void rhandle_req(struct fx_raw *r, struct fuse_in_header *ih)
 {
 	struct rsrv *s = fx_container_of(r, struct rsrv, r);
@@ -1006,6 +1025,9 @@ static void rhandle_req(struct fx_raw *r, struct fuse_in_header *ih)
 		break;
 	case FUSE_READDIRPLUS:
 		rdo_readdirplus(s, ih, arg);
+		break;
+	case FUSE_TMPFILE:
+		rdo_tmpfile(s, ih);
 		break;
 	default:
 		fx_raw_default(r, ih);
@@ -1151,6 +1173,28 @@ TEST_F_TIMEOUT(rawh, handle_128_bytes, FX_TIMEOUT)
 {
 	FX_RETURN_IF_SKIPPED();
 	rbig_handle(_metadata, self, 128);
+}
+
+/*
+ * TMPFILE's reply carries the new file's handle too.  (Here, because
+ * fusex-passthrough cannot make one: libfuse 3.14 has no tmpfile.)
+ */
+TEST_F_TIMEOUT(rawh, tmpfile_handle, FX_TIMEOUT)
+{
+	struct fh_buf b;
+	int fd, mnt_id;
+
+	FX_RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, rstart(self, R_HONEST, false));
+	fd = open(self->s.r.mnt, O_TMPFILE | O_RDWR, 0600);
+	ASSERT_LE(0, fd) TH_LOG("O_TMPFILE: %s", strerror(errno));
+	memset(&b, 0, sizeof(b));
+	b.fh.handle_bytes = sizeof(b.bytes);
+	ASSERT_EQ(0, name_to_handle_at(fd, "", &b.fh, &mnt_id, AT_EMPTY_PATH))
+		TH_LOG("%s", strerror(errno));
+	expect_raw_fh(_metadata, self, &b, R_TMP);
+	close(fd);
+	EXPECT_EQ(0, atomic_load(&self->s.r.spoiled));
 }
 
 /* Honest READDIRPLUS: its records' handles, with no LOOKUP. */

@@ -330,6 +330,69 @@ TEST_F_TIMEOUT(survive, lazy_revalidation, 900)
 }
 
 /*
+ * After a restart, a name looked up relative to a directory that is not
+ * revalidated yet (a dirfd, a cwd) goes by the directory's handle: one
+ * FUSE_LOOKUP_HANDLE with the name, no LOOKUP, and the directory itself
+ * is not revalidated for it.
+ */
+TEST_F_TIMEOUT(survive, lookup_under_handle, 300)
+{
+	unsigned long long lookups, by_handle;
+	struct fusex_status s0, s1;
+	char name[32], buf[16];
+	struct stat st;
+	int dfd, fd, i;
+
+	FX_RETURN_IF_SKIPPED();
+	if (!variant->handles)
+		SKIP(return, "passthrough_ll has no handles");
+	ASSERT_EQ(0, mkdir(MNT("d"), 0755));
+	for (i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "d/f%d", i);
+		fd = open(MNT(name), O_CREAT | O_WRONLY, 0644);
+		ASSERT_LE(0, fd);
+		snprintf(buf, sizeof(buf), "file %d\n", i);
+		ASSERT_EQ(7, write(fd, buf, 7));
+		close(fd);
+	}
+	dfd = open(MNT("d"), O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dfd);
+	restart_server(_metadata, self);
+	ASSERT_EQ(0, get_status(self, &s0));
+
+	/* Cached names (d_revalidate) and a missing one (lookup). */
+	for (i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		EXPECT_EQ(0, fstatat(dfd, name, &st, 0));
+		EXPECT_EQ(7, st.st_size);
+	}
+	EXPECT_EQ(-1, fstatat(dfd, "missing", &st, 0));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, get_status(self, &s1));
+	EXPECT_EQ(0, s1.reval_handle - s0.reval_handle);
+	EXPECT_EQ(5, s1.reval_name - s0.reval_name);
+	EXPECT_EQ(0, s1.stale - s0.stale);
+	ASSERT_EQ(0, server_counts(self, &lookups, &by_handle));
+	EXPECT_EQ(0, lookups);
+	EXPECT_EQ(6, by_handle);
+	TH_LOG("6 names under a directory of the dead instance: %llu LOOKUP, %llu FUSE_LOOKUP_HANDLE",
+	       lookups, by_handle);
+
+	/* The files are the same ones, and the directory works. */
+	fd = openat(dfd, "f3", O_RDONLY);
+	ASSERT_LE(0, fd);
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(7, read(fd, buf, sizeof(buf)));
+	EXPECT_STREQ("file 3\n", buf);
+	close(fd);
+	fd = openat(dfd, "new", O_CREAT | O_WRONLY, 0644);
+	EXPECT_LE(0, fd);
+	close(fd);
+	EXPECT_EQ(0, stat(MNT("d/new"), &st));
+	close(dfd);
+}
+
+/*
  * Open files of every kind, a cwd inside the mount and a directory read
  * halfway all go on after the server is killed.
  */
