@@ -11,6 +11,7 @@ fusex_need_deps()
 	ls -d /lib/modules/*/build >/dev/null 2>&1 || return 0
 	command -v fio >/dev/null || return 0
 	command -v stress-ng >/dev/null || return 0
+	[ -x /usr/sbin/rpc.nfsd ] || return 0
 	return 1
 }
 
