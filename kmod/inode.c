@@ -925,6 +925,17 @@ static int fusex_fill_super(struct super_block *sb, struct fs_context *fsc)
 	err = super_setup_bdi(sb);
 	if (err)
 		goto err_fput;
+	/*
+	 * As fuse: dirty pages of one mount stay within 1% of the dirty
+	 * threshold, even below the global background limit, so that a
+	 * server that is slow or gone cannot hold the machine's (or a
+	 * memory cgroup's) memory in pages nobody can write back.  Root can
+	 * raise it in /sys/class/bdi/<bdi>/max_ratio.
+	 */
+	sb->s_bdi->capabilities |= BDI_CAP_STRICTLIMIT;
+	err = bdi_set_max_ratio(sb->s_bdi, 1);
+	if (err)
+		goto err_fput;
 
 	root = fusex_get_root_inode(sb, ctx->rootmode);
 	if (IS_ERR(root)) {

@@ -22,7 +22,6 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -30,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -1205,188 +1203,6 @@ TEST_F_TIMEOUT(integrity, open_trunc_vs_flush, FX_TIMEOUT)
 	EXPECT_EQ(1, compare_trees(_metadata, self, "at the end"));
 	ASSERT_EQ(0, drop_caches());
 	EXPECT_EQ(1, compare_trees(_metadata, self, "after drop_caches"));
-}
-
-/*
- * Memory pressure: a writer confined to a memory cgroup a quarter the size
- * of what it writes (write(), then stores through a shared mapping of the
- * same file) makes reclaim write its own dirty pages back while it dirties
- * more.  Writeback must never wait on a request that needs a page reclaim
- * holds: the writer finishes, nobody is OOM-killed, and the backing file
- * has every byte.
- */
-#define MEMCG_LIMIT	(64 << 20)
-#define MEMCG_FILE	(256 << 20)
-#define MEMCG_CHUNK	(1 << 20)
-
-static void memcg_fill(char *buf, size_t len, size_t off, unsigned int pass)
-{
-	size_t i;
-
-	/* A different byte per page and per pass. */
-	for (i = 0; i < len; i += 4096)
-		memset(buf + i, (int)('A' + ((off + i) / 4096 + pass) % 26),
-		       len - i < 4096 ? len - i : 4096);
-}
-
-/* The cgroup v2 mount, mounted here if there is none; 0 or -errno. */
-static int memcg_root(char *root, size_t len)
-{
-	char dev[64], dir[256], type[64];
-	FILE *f = fopen("/proc/mounts", "r");
-	int found = 0;
-
-	if (!f)
-		return -errno;
-	while (!found && fscanf(f, "%63s %255s %63s %*[^\n]", dev, dir,
-				type) == 3)
-		found = !strcmp(type, "cgroup2");
-	fclose(f);
-	if (found) {
-		snprintf(root, len, "%s", dir);
-		return 0;
-	}
-	snprintf(root, len, "/tmp/fusex-cgroup2");
-	if (mkdir(root, 0755) && errno != EEXIST)
-		return -errno;
-	return mount("none", root, "cgroup2", 0, NULL) ? -errno : 0;
-}
-
-static int write_str(const char *dir, const char *file, const char *val)
-{
-	char path[PATH_MAX];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-/* The writer, in the cgroup: write() all, then rewrite half by mmap. */
-static int memcg_writer(const char *cg, const char *path)
-{
-	char pid[32], *buf, *map;
-	size_t off;
-	int fd;
-
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (write_str(cg, "cgroup.procs", pid))
-		return 10;
-	buf = malloc(MEMCG_CHUNK);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	if (!buf || fd < 0)
-		return 11;
-	for (off = 0; off < MEMCG_FILE; off += MEMCG_CHUNK) {
-		memcg_fill(buf, MEMCG_CHUNK, off, 0);
-		if (write(fd, buf, MEMCG_CHUNK) != MEMCG_CHUNK)
-			return 12;
-	}
-	map = mmap(NULL, MEMCG_FILE / 2, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fd, 0);
-	if (map == MAP_FAILED)
-		return 13;
-	for (off = 0; off < MEMCG_FILE / 2; off += MEMCG_CHUNK)
-		memcg_fill(map + off, MEMCG_CHUNK, off, 1);
-	if (msync(map, MEMCG_FILE / 2, MS_SYNC) || munmap(map, MEMCG_FILE / 2))
-		return 14;
-	if (fsync(fd) || close(fd))
-		return 15;
-	return 0;
-}
-
-/* The file as the writer left it: 0, or the first bad offset + 1. */
-static size_t memcg_check(const char *path)
-{
-	char *want = malloc(MEMCG_CHUNK), *got = malloc(MEMCG_CHUNK);
-	size_t off, bad = 0;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0 || !want || !got)
-		bad = 1;
-	for (off = 0; !bad && off < MEMCG_FILE; off += MEMCG_CHUNK) {
-		memcg_fill(want, MEMCG_CHUNK, off, off < MEMCG_FILE / 2);
-		if (pread(fd, got, MEMCG_CHUNK, off) != MEMCG_CHUNK ||
-		    memcmp(want, got, MEMCG_CHUNK))
-			bad = off + 1;
-	}
-	if (!bad && pread(fd, got, 1, MEMCG_FILE) != 0)
-		bad = MEMCG_FILE + 1;
-	if (fd >= 0)
-		close(fd);
-	free(want);
-	free(got);
-	return bad;
-}
-
-TEST_F_TIMEOUT(integrity, memcg_writeback, FX_TIMEOUT)
-{
-	char root[256], cg[512], path[PATH_MAX], back[PATH_MAX];
-	char limit[32], events[600], key[64];
-	long long n, hit_max = 0;
-	int status, err;
-	size_t bad;
-	pid_t pid;
-	FILE *f;
-
-	FX_RETURN_IF_SKIPPED();
-	err = memcg_root(root, sizeof(root));
-	if (err)
-		SKIP(return, "no cgroup v2: %s", strerror(-err));
-	/* Already enabled is fine; a root that cannot is not. */
-	write_str(root, "cgroup.subtree_control", "+memory");
-	snprintf(cg, sizeof(cg), "%s/fusex-memcg.%d", root, getpid());
-	ASSERT_EQ(0, mkdir(cg, 0755));
-	snprintf(limit, sizeof(limit), "%d", MEMCG_LIMIT);
-	err = write_str(cg, "memory.max", limit);
-	if (err) {
-		rmdir(cg);
-		SKIP(return, "no memory controller: %s", strerror(-err));
-	}
-	write_str(cg, "memory.swap.max", "0");
-	snprintf(path, sizeof(path), "%s/big", self->srv.mnt);
-	snprintf(back, sizeof(back), "%s/big", self->src);
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0)
-		_exit(memcg_writer(cg, path));
-	status = fx_wait_exit(pid, (FX_TIMEOUT - 60) * 1000);
-	if (status == -ETIMEDOUT) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		status = -ETIMEDOUT;
-	}
-	EXPECT_TRUE(status >= 0 && WIFEXITED(status) &&
-		    WEXITSTATUS(status) == 0)
-		TH_LOG("the writer in a %d MiB cgroup: status %#x (%s)",
-		       MEMCG_LIMIT >> 20, status,
-		       status == -ETIMEDOUT ? "hung" : "failed");
-	snprintf(events, sizeof(events), "%s/memory.events", cg);
-	f = fopen(events, "r");
-	ASSERT_NE(NULL, f);
-	while (fscanf(f, "%63s %lld", key, &n) == 2) {
-		if (!strcmp(key, "max"))
-			hit_max = n;
-		if (!strcmp(key, "oom_kill"))
-			EXPECT_EQ(0, n) TH_LOG("OOM kills in the cgroup");
-	}
-	fclose(f);
-	/* Reclaim ran in the cgroup: the test is about that. */
-	EXPECT_LT(0, hit_max) TH_LOG("the writer never reached memory.max");
-	EXPECT_EQ(0, rmdir(cg));
-	bad = memcg_check(back);
-	EXPECT_EQ(0, bad) TH_LOG("the backing file differs at %zu", bad - 1);
-	ASSERT_EQ(0, drop_caches());
-	bad = memcg_check(path);
-	EXPECT_EQ(0, bad) TH_LOG("the mount's file differs at %zu", bad - 1);
-	EXPECT_EQ(0, unlink(path));
 }
 
 TEST_HARNESS_MAIN
