@@ -25,7 +25,7 @@
 #include <unistd.h>
 #include <linux/fuse.h>
 
-#include "kselftest_harness.h"
+#include "fusex_raw.h"
 
 #define BUFSZ (1 << 20)
 
@@ -62,19 +62,6 @@ static ssize_t rd(int fd, void *buf, size_t size)
 	return n < 0 ? -errno : n;
 }
 
-static int reply(int fd, uint64_t unique, int error, const void *data,
-		 size_t len)
-{
-	struct fuse_out_header oh = {
-		.len = sizeof(oh) + len, .error = error, .unique = unique,
-	};
-	struct iovec iov[2] = {
-		{ &oh, sizeof(oh) }, { (void *)data, len },
-	};
-
-	return writev(fd, iov, len ? 2 : 1) < 0 ? -errno : 0;
-}
-
 /* Read INIT and accept it as a 7.38 server with no extra flags. */
 static int answer_init(int fd)
 {
@@ -90,7 +77,7 @@ static int answer_init(int fd)
 
 	n = rd(fd, buf, BUFSZ);
 	if (n >= (ssize_t)sizeof(*ih) && ih->opcode == FUSE_INIT)
-		err = reply(fd, ih->unique, 0, &out, sizeof(out));
+		err = fx_reply(fd, ih->unique, 0, &out, sizeof(out));
 	free(buf);
 	return err;
 }
@@ -275,10 +262,10 @@ TEST_F_TIMEOUT(dev, interrupt, 60)
 					  .nlink = 2 },
 			};
 
-			ASSERT_EQ(0, reply(self->s.fd, ih->unique, 0, &ao,
+			ASSERT_EQ(0, fx_reply(self->s.fd, ih->unique, 0, &ao,
 					   sizeof(ao)));
 		} else {
-			ASSERT_EQ(0, reply(self->s.fd, ih->unique, -ENOSYS,
+			ASSERT_EQ(0, fx_reply(self->s.fd, ih->unique, -ENOSYS,
 					   NULL, 0));
 		}
 	}
@@ -294,7 +281,7 @@ TEST_F_TIMEOUT(dev, interrupt, 60)
 	EXPECT_EQ(lookup_unique | 1, ih->unique);
 
 	/* The server gives up on the request: the caller sees EINTR. */
-	ASSERT_EQ(0, reply(self->s.fd, lookup_unique, -EINTR, NULL, 0));
+	ASSERT_EQ(0, fx_reply(self->s.fd, lookup_unique, -EINTR, NULL, 0));
 	pthread_join(c.thread, NULL);
 	EXPECT_EQ(EINTR, c.err);
 }
@@ -332,7 +319,7 @@ TEST_F(dev, clone)
 	for (;;) {
 		ASSERT_LT(0, rd(clone_fd, self->buf, BUFSZ));
 		if (ih->opcode == FUSE_LOOKUP) {
-			ASSERT_EQ(0, reply(clone_fd, ih->unique, -ENOENT,
+			ASSERT_EQ(0, fx_reply(clone_fd, ih->unique, -ENOENT,
 					   NULL, 0));
 			break;
 		}
@@ -342,10 +329,10 @@ TEST_F(dev, clone)
 					  .nlink = 2 },
 			};
 
-			ASSERT_EQ(0, reply(clone_fd, ih->unique, 0, &ao,
+			ASSERT_EQ(0, fx_reply(clone_fd, ih->unique, 0, &ao,
 					   sizeof(ao)));
 		} else {
-			ASSERT_EQ(0, reply(clone_fd, ih->unique, -ENOSYS,
+			ASSERT_EQ(0, fx_reply(clone_fd, ih->unique, -ENOSYS,
 					   NULL, 0));
 		}
 	}
@@ -406,7 +393,7 @@ TEST_F_TIMEOUT(dev, destroy_at_unmount, 60)
 	ASSERT_EQ(1, wait_readable(self->s.fd, 10000));
 	ASSERT_LT(0, rd(self->s.fd, self->buf, BUFSZ));
 	EXPECT_EQ((uint32_t)FUSE_DESTROY, ih->opcode);
-	EXPECT_EQ(0, reply(self->s.fd, ih->unique, 0, NULL, 0));
+	EXPECT_EQ(0, fx_reply(self->s.fd, ih->unique, 0, NULL, 0));
 	pthread_join(t, NULL);
 	EXPECT_EQ(0, u.ret);
 	self->s.mounted = false;

@@ -34,7 +34,7 @@
 #include <unistd.h>
 #include <linux/fuse.h>
 
-#include "kselftest_harness.h"
+#include "fusex_raw.h"
 
 #define BUFSZ		(1 << 20)
 #define ROOT_ID		1
@@ -287,19 +287,6 @@ FIXTURE_VARIANT(intr) {
 FIXTURE_VARIANT_ADD(intr, fuse) { .type = "fuse" };
 FIXTURE_VARIANT_ADD(intr, fusex) { .type = "fusex" };
 
-static int reply(int fd, uint64_t unique, int error, const void *data,
-		 size_t len)
-{
-	struct fuse_out_header oh = {
-		.len = sizeof(oh) + len, .error = error, .unique = unique,
-	};
-	struct iovec iov[2] = {
-		{ &oh, sizeof(oh) }, { (void *)data, len },
-	};
-
-	return writev(fd, iov, len ? 2 : 1) < 0 ? -errno : 0;
-}
-
 static void fill_attr(struct fuse_attr *a, uint64_t ino)
 {
 	memset(a, 0, sizeof(*a));
@@ -330,7 +317,7 @@ static int reply_entry(int fd, uint64_t unique, uint64_t ino)
 	struct fuse_entry_out e = { .nodeid = ino, .generation = 1 };
 
 	fill_attr(&e.attr, ino);
-	return reply(fd, unique, 0, &e, sizeof(e));
+	return fx_reply(fd, unique, 0, &e, sizeof(e));
 }
 
 /* Everything the tree needs, no caching: each call reaches the server. */
@@ -349,7 +336,7 @@ static void answer(int fd, struct fuse_in_header *ih)
 		if (ino)
 			reply_entry(fd, u, ino);
 		else
-			reply(fd, u, -ENOENT, NULL, 0);
+			fx_reply(fd, u, -ENOENT, NULL, 0);
 		break;
 	}
 	case FUSE_GETATTR:
@@ -357,7 +344,7 @@ static void answer(int fd, struct fuse_in_header *ih)
 		struct fuse_attr_out ao = {};
 
 		fill_attr(&ao.attr, ih->nodeid);
-		reply(fd, u, 0, &ao, sizeof(ao));
+		fx_reply(fd, u, 0, &ao, sizeof(ao));
 		break;
 	}
 	case FUSE_OPEN:
@@ -366,7 +353,7 @@ static void answer(int fd, struct fuse_in_header *ih)
 
 		if (ih->opcode == FUSE_OPEN)
 			oo.open_flags = FOPEN_DIRECT_IO;
-		reply(fd, u, 0, &oo, sizeof(oo));
+		fx_reply(fd, u, 0, &oo, sizeof(oo));
 		break;
 	}
 	case FUSE_CREATE: {
@@ -379,7 +366,7 @@ static void answer(int fd, struct fuse_in_header *ih)
 		};
 
 		fill_attr(&co.e.attr, NEW_ID);
-		reply(fd, u, 0, &co, sizeof(co));
+		fx_reply(fd, u, 0, &co, sizeof(co));
 		break;
 	}
 	case FUSE_MKNOD:
@@ -392,48 +379,48 @@ static void answer(int fd, struct fuse_in_header *ih)
 		break;
 	case FUSE_READ:
 	case FUSE_READDIR:
-		reply(fd, u, 0, NULL, 0);
+		fx_reply(fd, u, 0, NULL, 0);
 		break;
 	case FUSE_WRITE: {
 		struct fuse_write_in *wi = arg;
 		struct fuse_write_out wo = { .size = wi->size };
 
-		reply(fd, u, 0, &wo, sizeof(wo));
+		fx_reply(fd, u, 0, &wo, sizeof(wo));
 		break;
 	}
 	case FUSE_COPY_FILE_RANGE: {
 		struct fuse_copy_file_range_in *ci = arg;
 		struct fuse_write_out wo = { .size = (uint32_t)ci->len };
 
-		reply(fd, u, 0, &wo, sizeof(wo));
+		fx_reply(fd, u, 0, &wo, sizeof(wo));
 		break;
 	}
 	case FUSE_READLINK:
-		reply(fd, u, 0, "f", 1);
+		fx_reply(fd, u, 0, "f", 1);
 		break;
 	case FUSE_STATFS: {
 		struct fuse_statfs_out so = {
 			.st = { .bsize = 4096, .namelen = 255, .frsize = 4096 },
 		};
 
-		reply(fd, u, 0, &so, sizeof(so));
+		fx_reply(fd, u, 0, &so, sizeof(so));
 		break;
 	}
 	case FUSE_GETXATTR:
 	case FUSE_LISTXATTR:
-		reply(fd, u, -ENODATA, NULL, 0);
+		fx_reply(fd, u, -ENODATA, NULL, 0);
 		break;
 	case FUSE_GETLK: {
 		struct fuse_lk_out lo = { .lk = { .type = F_UNLCK } };
 
-		reply(fd, u, 0, &lo, sizeof(lo));
+		fx_reply(fd, u, 0, &lo, sizeof(lo));
 		break;
 	}
 	case FUSE_LSEEK: {
 		struct fuse_lseek_in *li = arg;
 		struct fuse_lseek_out lo = { .offset = li->offset };
 
-		reply(fd, u, 0, &lo, sizeof(lo));
+		fx_reply(fd, u, 0, &lo, sizeof(lo));
 		break;
 	}
 	case FUSE_FORGET:
@@ -455,10 +442,10 @@ static void answer(int fd, struct fuse_in_header *ih)
 	case FUSE_SETLK:
 	case FUSE_SETLKW:
 	case FUSE_FALLOCATE:
-		reply(fd, u, 0, NULL, 0);
+		fx_reply(fd, u, 0, NULL, 0);
 		break;
 	default:
-		reply(fd, u, -ENOSYS, NULL, 0);
+		fx_reply(fd, u, -ENOSYS, NULL, 0);
 		break;
 	}
 }
@@ -507,7 +494,7 @@ FIXTURE_SETUP(intr)
 	self->mounted = true;
 	ASSERT_LT(0, next_request(self->fd, self->buf, 10000));
 	ASSERT_EQ(FUSE_INIT, ih->opcode);
-	ASSERT_EQ(0, reply(self->fd, ih->unique, 0, &out, sizeof(out)));
+	ASSERT_EQ(0, fx_reply(self->fd, ih->unique, 0, &out, sizeof(out)));
 }
 
 FIXTURE_TEARDOWN(intr)
@@ -553,7 +540,7 @@ static void run_case(struct __test_metadata *_metadata,
 			if (!target)
 				break;
 			/* No INTERRUPT came: let the caller go. */
-			reply(self->fd, target, -EIO, NULL, 0);
+			fx_reply(self->fd, target, -EIO, NULL, 0);
 			target = 0;
 			t0 = t;
 			continue;
@@ -574,7 +561,7 @@ static void run_case(struct __test_metadata *_metadata,
 			EXPECT_EQ(target | 1, ih->unique);
 			interrupted = true;
 			/* The server gives up on the request. */
-			ASSERT_EQ(0, reply(self->fd, target, -EINTR, NULL, 0));
+			ASSERT_EQ(0, fx_reply(self->fd, target, -EINTR, NULL, 0));
 			target = 0;
 			continue;
 		}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the fusex selftests that speak the protocol by hand share: a server
+ * What the fusex selftests that speak the protocol by hand share: replies
+ * on a device file (fx_reply(), for fuse and fusex alike), and a server
  * thread of the test's own on /dev/fusex (fusex_hostile_test,
  * fusex_handle_test).  The test embeds a struct fx_raw in its server,
  * gives it the function that answers a request, and spoils what it wants
@@ -51,11 +52,13 @@ struct fx_raw {
 };
 
 /*
- * Reply to @unique with @error and @len bytes of @data; the header says
- * @len_adjust bytes more than are sent.  0 or -errno from the write.
+ * Reply on the device file @fd to @unique with @error and @len bytes of
+ * @data; the header says @len_adjust bytes more than are sent.  0 or
+ * -errno from the write.
  */
-static inline int fx_raw_send(struct fx_raw *r, uint64_t unique, int error,
-			      const void *data, size_t len, int len_adjust)
+static inline int fx_reply_adjusted(int fd, uint64_t unique, int error,
+				    const void *data, size_t len,
+				    int len_adjust)
 {
 	struct fuse_out_header oh = {
 		.len = sizeof(oh) + len + len_adjust,
@@ -66,7 +69,21 @@ static inline int fx_raw_send(struct fx_raw *r, uint64_t unique, int error,
 		{ &oh, sizeof(oh) }, { (void *)data, len },
 	};
 
-	return writev(r->fd, iov, len ? 2 : 1) < 0 ? -errno : 0;
+	return writev(fd, iov, len ? 2 : 1) < 0 ? -errno : 0;
+}
+
+/* The same, with a header that tells the truth. */
+static inline int fx_reply(int fd, uint64_t unique, int error,
+			   const void *data, size_t len)
+{
+	return fx_reply_adjusted(fd, unique, error, data, len, 0);
+}
+
+/* fx_reply_adjusted() on the raw server's device file. */
+static inline int fx_raw_send(struct fx_raw *r, uint64_t unique, int error,
+			      const void *data, size_t len, int len_adjust)
+{
+	return fx_reply_adjusted(r->fd, unique, error, data, len, len_adjust);
 }
 
 /* Send a reply that is spoiled, and remember what the kernel said. */

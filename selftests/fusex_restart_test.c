@@ -34,7 +34,7 @@
 #include <unistd.h>
 #include <linux/fuse.h>
 
-#include "fusex_util.h"
+#include "fusex_raw.h"
 #include "../uapi/linux/fusex.h"
 
 #define BUFSZ (1 << 20)
@@ -52,19 +52,6 @@ static ssize_t rd(int fd, void *buf, size_t size, int ms)
 		return -ETIMEDOUT;
 	n = read(fd, buf, size);
 	return n < 0 ? -errno : n;
-}
-
-static int reply(int fd, uint64_t unique, int error, const void *data,
-		 size_t len)
-{
-	struct fuse_out_header oh = {
-		.len = sizeof(oh) + len, .error = error, .unique = unique,
-	};
-	struct iovec iov[2] = {
-		{ &oh, sizeof(oh) }, { (void *)data, len },
-	};
-
-	return writev(fd, iov, len ? 2 : 1) < 0 ? -errno : 0;
 }
 
 static void fill_attr(struct fuse_attr *a, uint64_t nodeid)
@@ -101,7 +88,7 @@ static int answer_init(int fd, const void *buf, uint64_t flags)
 		flags |= FUSE_INIT_EXT;
 	out.flags = (uint32_t)flags;
 	out.flags2 = flags >> 32;
-	return reply(fd, ih->unique, 0, &out, sizeof(out));
+	return fx_reply(fd, ih->unique, 0, &out, sizeof(out));
 }
 
 /*
@@ -122,23 +109,23 @@ static int answer(int fd, const char *buf, uint64_t *init_flags)
 		return answer_init(fd, buf, 0) ?: 1;
 	case FUSE_LOOKUP:
 		if (ih->nodeid != FUSE_ROOT_ID || strcmp(arg, "file"))
-			return reply(fd, ih->unique, -ENOENT, NULL, 0);
+			return fx_reply(fd, ih->unique, -ENOENT, NULL, 0);
 		memset(&eo, 0, sizeof(eo));
 		eo.nodeid = FILE_INO;
 		eo.generation = 1;
 		fill_attr(&eo.attr, FILE_INO);
-		return reply(fd, ih->unique, 0, &eo, sizeof(eo));
+		return fx_reply(fd, ih->unique, 0, &eo, sizeof(eo));
 	case FUSE_GETATTR:
 		memset(&ao, 0, sizeof(ao));
 		fill_attr(&ao.attr, ih->nodeid);
-		return reply(fd, ih->unique, 0, &ao, sizeof(ao));
+		return fx_reply(fd, ih->unique, 0, &ao, sizeof(ao));
 	case FUSE_FORGET:
 	case FUSE_BATCH_FORGET:
 		return 0;
 	case FUSE_DESTROY:
-		return reply(fd, ih->unique, 0, NULL, 0);
+		return fx_reply(fd, ih->unique, 0, NULL, 0);
 	default:
-		return reply(fd, ih->unique, -ENOSYS, NULL, 0);
+		return fx_reply(fd, ih->unique, -ENOSYS, NULL, 0);
 	}
 }
 
@@ -328,7 +315,7 @@ static void serve_mode(int argc, char **argv)
 		flags = 0;
 		if (answer(fd, buf, &flags) == 1 && (flags & FUSEX_INIT_REINIT)) {
 			nr.instance_id = getpid();
-			reply(fd, 0, FUSE_NOTIFY_RESTARTED, &nr, sizeof(nr));
+			fx_reply(fd, 0, FUSE_NOTIFY_RESTARTED, &nr, sizeof(nr));
 		}
 	}
 }
@@ -523,9 +510,9 @@ TEST_F_TIMEOUT(restart, unanswered_request_is_resent, 120)
 	EXPECT_EQ(0, c.err);
 	EXPECT_EQ(FILE_INO, c.ino);
 	/* It completed once: neither unique names a request any more. */
-	n = reply(fd2, unique, -ENOENT, NULL, 0);
+	n = fx_reply(fd2, unique, -ENOENT, NULL, 0);
 	EXPECT_EQ(-ENOENT, n);
-	n = reply(fd2, unique & ~FUSE_UNIQUE_RESEND, -ENOENT, NULL, 0);
+	n = fx_reply(fd2, unique & ~FUSE_UNIQUE_RESEND, -ENOENT, NULL, 0);
 	EXPECT_EQ(-ENOENT, n);
 	/* Nothing else was sent again. */
 	EXPECT_EQ(0, atomic_load(&srv2.resent));
@@ -553,7 +540,7 @@ TEST_F_TIMEOUT(restart, restarted_on_passed_fd, 120)
 	unique = ih->unique;
 
 	/* The new instance, on the same fd. */
-	ASSERT_EQ(0, reply(self->fd, 0, FUSE_NOTIFY_RESTARTED, &nr,
+	ASSERT_EQ(0, fx_reply(self->fd, 0, FUSE_NOTIFY_RESTARTED, &nr,
 			   sizeof(nr)));
 	ASSERT_LT(0, rd(self->fd, self->buf, BUFSZ, 10000));
 	ASSERT_EQ(FUSE_INIT, ih->opcode);
@@ -672,7 +659,7 @@ TEST_F_TIMEOUT(restart, busy_and_replace, 120)
 	ASSERT_EQ(0, attach(fd2, self->mntfd, FUSEX_ATTACH_REPLACE));
 	/* The old one is out: it reads and writes nothing more. */
 	EXPECT_EQ(-ENODEV, rd(self->fd, self->buf, BUFSZ, 1000));
-	EXPECT_EQ(-ENODEV, reply(self->fd, unique, -ENOENT, NULL, 0));
+	EXPECT_EQ(-ENODEV, fx_reply(self->fd, unique, -ENOENT, NULL, 0));
 	ASSERT_EQ(0, server_start(&srv2, fd2));
 	pthread_join(c.thread, NULL);
 	EXPECT_EQ(0, c.err);
@@ -811,7 +798,7 @@ TEST_F_TIMEOUT(restart, no_restart_timeout_is_fuse, 60)
 	ASSERT_LE(0, fd2);
 	/* Nothing to attach to, and no RESTARTED to say. */
 	EXPECT_EQ(-EINVAL, attach(fd2, self->mntfd, 0));
-	EXPECT_EQ(-EINVAL, reply(self->fd, 0, FUSE_NOTIFY_RESTARTED, &nr,
+	EXPECT_EQ(-EINVAL, fx_reply(self->fd, 0, FUSE_NOTIFY_RESTARTED, &nr,
 				 sizeof(nr)));
 	EXPECT_EQ(0, self->srv.init_flags & FUSE_HAS_RESEND);
 	kill_server(self);
@@ -871,12 +858,12 @@ TEST_F_TIMEOUT(restart, notify_restarted, 60)
 	ASSERT_EQ(0, attach(fd2, self->mntfd, 0));
 	ASSERT_EQ(0, server_start(&srv2, fd2));
 	ASSERT_EQ(0, stat(self->mnt, &st));
-	EXPECT_EQ(0, reply(fd2, 0, FUSE_NOTIFY_RESTARTED, &nr, sizeof(nr)));
+	EXPECT_EQ(0, fx_reply(fd2, 0, FUSE_NOTIFY_RESTARTED, &nr, sizeof(nr)));
 	EXPECT_TRUE(kmsg_has(kfd, "server instance 4242 took over"));
 	/* The wrong size, or padding that is not zero, is refused. */
-	EXPECT_EQ(-EINVAL, reply(fd2, 0, FUSE_NOTIFY_RESTARTED, &nr, 8));
+	EXPECT_EQ(-EINVAL, fx_reply(fd2, 0, FUSE_NOTIFY_RESTARTED, &nr, 8));
 	nr.padding = 1;
-	EXPECT_EQ(-EINVAL, reply(fd2, 0, FUSE_NOTIFY_RESTARTED, &nr,
+	EXPECT_EQ(-EINVAL, fx_reply(fd2, 0, FUSE_NOTIFY_RESTARTED, &nr,
 				 sizeof(nr)));
 	close(kfd);
 	server_stop(&srv2);
