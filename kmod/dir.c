@@ -1094,10 +1094,11 @@ int fusex_create_open(struct inode *dir, struct dentry *entry,
 	fusex_change_entry_timeout(entry, &outentry);
 	fusex_dir_changed(dir);
 
-	if (opcode == FUSE_TMPFILE)
-		err = finish_open_simple(file, 0);
-	else
-		err = finish_open(file, entry, generic_file_open);
+	/*
+	 * The reply opened the file: generic_file_open(), not ->open(),
+	 * which would send OPEN (with O_TMPFILE's O_DIRECTORY in its flags).
+	 */
+	err = finish_open(file, entry, generic_file_open);
 	if (err) {
 		fusex_file_release(inode, ff, flags, false);
 		return err;

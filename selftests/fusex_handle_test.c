@@ -15,7 +15,8 @@
  *  - fuse_optin: fusex-passthrough on fuse.ko: nothing is negotiated, the
  *    server runs as any libfuse server does, file handles are fuse's.
  * Each test makes an inode through one kind of reply (LOOKUP, CREATE,
- * MKNOD, MKDIR, SYMLINK, LINK, READDIRPLUS) and checks its file handle.
+ * MKNOD, MKDIR, SYMLINK, LINK, TMPFILE, READDIRPLUS) and checks its file
+ * handle.
  *
  * Fixture "rawh": a server of the test's own on /dev/fusex that speaks the
  * handle protocol by hand, honest or spoiling one reply: a handle missing,
@@ -366,6 +367,56 @@ TEST_F_TIMEOUT(handle, link, FX_TIMEOUT)
 }
 
 /*
+ * TMPFILE: fusex-passthrough answers it through libfusex's tmpfile
+ * callback (libfuse 3.14 has no tmpfile operation).  The unnamed file is
+ * written, its file handle is the server's, and linkat() gives it a name
+ * that the backing directory has too.  passthrough_ll answers ENOSYS:
+ * O_TMPFILE fails with EOPNOTSUPP, as it does on fuse.ko.  fuse.ko sends
+ * FUSE_TMPFILE from Linux 6.3 on; on 6.1 it answers EOPNOTSUPP itself.
+ */
+TEST_F_TIMEOUT(handle, tmpfile, FX_TIMEOUT)
+{
+	struct fh_buf b;
+	char buf[32];
+	struct stat st;
+	int fd, sfd, mnt_id;
+
+	FX_RETURN_IF_SKIPPED();
+	errno = 0;
+	fd = open(self->srv.mnt, O_TMPFILE | O_RDWR, 0640);
+	if (!strcmp(variant->server, "passthrough_ll")) {
+		EXPECT_EQ(-1, fd);
+		EXPECT_EQ(EOPNOTSUPP, errno);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (fd < 0 && errno == EOPNOTSUPP && !strcmp(variant->type, "fuse"))
+		SKIP(return, "this kernel's fuse.ko has no FUSE_TMPFILE");
+	ASSERT_LE(0, fd) TH_LOG("O_TMPFILE: %s", strerror(errno));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(0, st.st_nlink);
+	ASSERT_EQ(5, write(fd, "temp\n", 5));
+	memset(&b, 0, sizeof(b));
+	b.fh.handle_bytes = sizeof(b.bytes);
+	ASSERT_EQ(0, name_to_handle_at(fd, "", &b.fh, &mnt_id, AT_EMPTY_PATH));
+	if (variant->persistent)
+		EXPECT_TRUE(FH_IS_FUSEX_HANDLE(b.fh.handle_type));
+	ASSERT_EQ(0, linkat(fd, "", AT_FDCWD, MNT("named"), AT_EMPTY_PATH))
+		TH_LOG("linkat: %s", strerror(errno));
+	close(fd);
+	sfd = open(SRC("named"), O_RDONLY);
+	ASSERT_LE(0, sfd);
+	EXPECT_EQ(5, read_fd(sfd, buf, sizeof(buf)));
+	EXPECT_STREQ("temp\n", buf);
+	ASSERT_EQ(0, fstat(sfd, &st));
+	EXPECT_EQ(1, st.st_nlink);
+	close(sfd);
+	check_fh(_metadata, self, variant, MNT("named"), src_ino(SRC("named")),
+		 "temp\n", O_RDONLY);
+}
+
+/*
  * READDIRPLUS: the entries of a directory listed after drop_caches are
  * instantiated from its records.  The files are then renamed on the
  * backing side, so a LOOKUP of the old names would fail: their file
@@ -695,6 +746,7 @@ struct rsrv {
 	atomic_int file_lookups;	/* LOOKUPs of "file" */
 	atomic_int lh_root;		/* LOOKUP_HANDLEs of size 0, nodeid 1 */
 	atomic_int lh_found;		/* LOOKUP_HANDLEs answered honestly */
+	atomic_int opens;		/* OPENs */
 	unsigned int hsize;		/* its handles' size, if not 12 */
 };
 
@@ -1029,6 +1081,10 @@ static void rhandle_req(struct fx_raw *r, struct fuse_in_header *ih)
 	case FUSE_TMPFILE:
 		rdo_tmpfile(s, ih);
 		break;
+	case FUSE_OPEN:
+		atomic_fetch_add(&s->opens, 1);
+		fx_raw_default(r, ih);
+		break;
 	default:
 		fx_raw_default(r, ih);
 		break;
@@ -1091,70 +1147,67 @@ static void expect_raw_fh(struct __test_metadata *_metadata,
 }
 
 /*
- * Honest: the root's handle is asked for after INIT, a LOOKUP's handle is
- * what name_to_handle_at() gives, and open_by_handle_at() after
- * drop_caches sends FUSE_LOOKUP_HANDLE with it.
+ * Look "file" up, check its file handle, evict it, and open it by the
+ * file handle: one FUSE_LOOKUP_HANDLE with the same bytes, and the file's
+ * contents.
+ */
+static void rfile_by_handle(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(rawh) *self, struct fh_buf *b)
+{
+	char buf[256];
+	struct stat st;
+	int fd;
+
+	ASSERT_EQ(0, stat(RPATH("file"), &st));
+	ASSERT_EQ(0, get_fh(RPATH("file"), b, 0))
+		TH_LOG("%u-byte handle: %s", rhsize(&self->s), strerror(errno));
+	expect_raw_fh(_metadata, self, b, R_FILE);
+	self->mfd = open(self->s.r.mnt, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, self->mfd);
+	ASSERT_EQ(0, drop_caches());
+	fd = open_fh(self->mfd, b, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
+	EXPECT_EQ(1, atomic_load(&self->s.lh_found));
+	EXPECT_EQ(RFILE_SIZE, pread(fd, buf, sizeof(buf), 0));
+	close(fd);
+}
+
+/*
+ * Honest: a LOOKUP's handle is what name_to_handle_at() gives, and
+ * open_by_handle_at() after drop_caches sends FUSE_LOOKUP_HANDLE with it;
+ * the root's handle is asked for after INIT.
  */
 TEST_F_TIMEOUT(rawh, honest, FX_TIMEOUT)
 {
 	struct fh_buf b;
-	char buf[256];
-	struct stat st;
-	int fd, i;
+	int i;
 
 	FX_RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, rstart(self, R_HONEST, false));
-	ASSERT_EQ(0, stat(RPATH("file"), &st));
+	rfile_by_handle(_metadata, self, &b);
 	for (i = 0; i < 100 && !atomic_load(&self->s.lh_root); i++)
 		fx_msleep(10);
 	EXPECT_EQ(1, atomic_load(&self->s.lh_root));
 	ASSERT_EQ(0, get_fh(self->s.r.mnt, &b, 0));
 	expect_raw_fh(_metadata, self, &b, R_ROOT);
-
-	ASSERT_EQ(0, get_fh(RPATH("file"), &b, 0));
-	expect_raw_fh(_metadata, self, &b, R_FILE);
-	self->mfd = open(self->s.r.mnt, O_RDONLY | O_DIRECTORY);
-	ASSERT_LE(0, self->mfd);
-	ASSERT_EQ(0, drop_caches());
-	fd = open_fh(self->mfd, &b, O_RDONLY);
-	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
-	EXPECT_EQ(1, atomic_load(&self->s.lh_found));
-	EXPECT_EQ(RFILE_SIZE, pread(fd, buf, sizeof(buf), 0));
-	close(fd);
 	EXPECT_EQ(0, atomic_load(&self->s.r.spoiled));
 }
 
 /*
  * The largest handles: up to 128 bytes a server may declare, and a file
  * handle has 128 bytes (MAX_HANDLE_SZ).  fusex puts the server's handle
- * in it alone, so 125 to 128 bytes export too; after drop_caches
- * open_by_handle_at() gives the same bytes back in FUSE_LOOKUP_HANDLE.
- * And a file handle with bytes after the handle where the padding should
- * be is not the same file handle: ESTALE, nothing asked.
+ * in it alone, so 125 to 128 bytes export too.  And a file handle with
+ * bytes after the handle where the padding should be is not the same
+ * file handle: ESTALE, nothing asked.
  */
 static void rbig_handle(struct __test_metadata *_metadata,
 			FIXTURE_DATA(rawh) *self, unsigned int size)
 {
 	struct fh_buf b;
-	char buf[256];
-	struct stat st;
-	int fd;
 
 	self->s.hsize = size;
 	ASSERT_EQ(0, rstart(self, R_HONEST, false));
-	ASSERT_EQ(0, stat(RPATH("file"), &st));
-	ASSERT_EQ(0, get_fh(RPATH("file"), &b, 0)) TH_LOG("%u-byte handle: %s",
-							   size,
-							   strerror(errno));
-	expect_raw_fh(_metadata, self, &b, R_FILE);
-	self->mfd = open(self->s.r.mnt, O_RDONLY | O_DIRECTORY);
-	ASSERT_LE(0, self->mfd);
-	ASSERT_EQ(0, drop_caches());
-	fd = open_fh(self->mfd, &b, O_RDONLY);
-	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
-	EXPECT_EQ(1, atomic_load(&self->s.lh_found));
-	EXPECT_EQ(RFILE_SIZE, pread(fd, buf, sizeof(buf), 0));
-	close(fd);
+	rfile_by_handle(_metadata, self, &b);
 	if (size % 4) {
 		b.bytes[b.fh.handle_bytes - 1] = 1;
 		EXPECT_EQ(-ESTALE, open_fh(self->mfd, &b, O_RDONLY));
@@ -1175,10 +1228,7 @@ TEST_F_TIMEOUT(rawh, handle_128_bytes, FX_TIMEOUT)
 	rbig_handle(_metadata, self, 128);
 }
 
-/*
- * TMPFILE's reply carries the new file's handle too.  (Here, because
- * fusex-passthrough cannot make one: libfuse 3.14 has no tmpfile.)
- */
+/* TMPFILE's reply carries the new file's handle too (by hand here). */
 TEST_F_TIMEOUT(rawh, tmpfile_handle, FX_TIMEOUT)
 {
 	struct fh_buf b;
@@ -1194,6 +1244,8 @@ TEST_F_TIMEOUT(rawh, tmpfile_handle, FX_TIMEOUT)
 		TH_LOG("%s", strerror(errno));
 	expect_raw_fh(_metadata, self, &b, R_TMP);
 	close(fd);
+	/* TMPFILE's reply opened it: no OPEN after it. */
+	EXPECT_EQ(0, atomic_load(&self->s.opens));
 	EXPECT_EQ(0, atomic_load(&self->s.r.spoiled));
 }
 

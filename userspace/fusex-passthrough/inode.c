@@ -346,7 +346,45 @@ static int fxpt_resolve(void *userdata, const void *handle, size_t size,
 	return err;
 }
 
+/*
+ * FUSE_TMPFILE, through the bridge (libfuse 3.14 has no tmpfile): an
+ * O_TMPFILE file in the backing directory.  The open fd is the file
+ * handle, as for CREATE; the inode keeps an O_PATH fd of its own, through
+ * which LINK gives it a name.  Without O_APPEND, as in fxpt_open().
+ */
+static int fxpt_tmpfile(void *userdata, fuse_ino_t parent, mode_t mode,
+			int flags, struct fuse_entry_param *e, uint64_t *fh)
+{
+	char path[64];
+	struct stat st;
+	int fd, pfd, err;
+
+	(void)userdata;
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_APPEND |
+		   O_TRUNC | O_DIRECTORY | O_TMPFILE);
+	fd = openat(fxpt_inode(parent)->fd, ".",
+		    flags | O_TMPFILE | O_CLOEXEC, mode);
+	if (fd < 0)
+		return errno;
+	pfd = open(fxpt_proc_path(path, fd), O_PATH | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &st)) {
+		err = errno;
+		if (pfd >= 0)
+			close(pfd);
+		close(fd);
+		return err;
+	}
+	err = make_entry(pfd, &st, e);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	*fh = (uint64_t)fd;
+	return 0;
+}
+
 const struct fusex_bridge_ops fxpt_bridge_ops = {
 	.encode = fxpt_encode,
 	.resolve = fxpt_resolve,
+	.tmpfile = fxpt_tmpfile,
 };

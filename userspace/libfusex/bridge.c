@@ -7,8 +7,9 @@
  * br_writev() -> kernel.  On the way in, the bridge notes the unique of
  * every request whose reply it must extend (INIT, the entry replies,
  * READDIRPLUS), lowers the size of READDIRPLUS so that the records still
- * fit with their handles, and answers FUSE_LOOKUP_HANDLE itself.  On the
- * way out it finds the note by unique and rewrites the reply.
+ * fit with their handles, and answers FUSE_LOOKUP_HANDLE itself (and
+ * FUSE_TMPFILE, when the server gives a tmpfile callback).  On the way out
+ * it finds the note by unique and rewrites the reply.
  *
  * When a lookup the server counted cannot reach the kernel (an entry
  * without a handle in READDIRPLUS, a record that does not fit), the bridge
@@ -24,6 +25,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -315,6 +317,56 @@ out_err:
 	fusex_send_reply(br->fd, ih->unique, err, NULL, 0);
 }
 
+/*
+ * Answer FUSE_TMPFILE through the server's tmpfile callback: libfuse 3.14
+ * does not know the opcode.  The reply is CREATE's: the entry, the open
+ * file, and the handle when handles are on.
+ */
+static void answer_tmpfile(struct fusex_bridge *br,
+			   const struct fuse_in_header *ih)
+{
+	unsigned char reply[sizeof(struct fuse_entry_out) +
+			    sizeof(struct fuse_open_out) +
+			    FUSEX_HANDLE_SIZE(FUSEX_MAX_HANDLE_SZ)];
+	unsigned char h[FUSEX_MAX_HANDLE_SZ];
+	const struct fuse_create_in *ci = (const void *)(ih + 1);
+	struct fuse_open_out oo = { 0 };
+	struct fuse_entry_param e;
+	struct fuse_entry_out eo;
+	size_t len, hsz;
+	uint64_t fh = 0;
+	int err;
+
+	if (ih->len < sizeof(*ih) + sizeof(*ci)) {
+		fusex_send_reply(br->fd, ih->unique, EIO, NULL, 0);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	err = br->ops.tmpfile(br->userdata, ih->nodeid, ci->mode,
+			      (int)ci->flags, &e, &fh);
+	if (!err && !e.ino)
+		err = EIO;
+	if (err) {
+		DBG(br, "TMPFILE unique %llu: %s\n",
+		    (unsigned long long)ih->unique, strerror(err));
+		fusex_send_reply(br->fd, ih->unique, err, NULL, 0);
+		return;
+	}
+	entry_out(&eo, &e);
+	oo.fh = fh;
+	memcpy(reply, &eo, sizeof(eo));
+	memcpy(reply + sizeof(eo), &oo, sizeof(oo));
+	len = sizeof(eo) + sizeof(oo);
+	/* Without a handle the kernel refuses it (EIO) and releases it. */
+	if (atomic_load(&br->active) && !encode(br, e.ino, h, &hsz))
+		len += fusex_handle_put(reply + len, sizeof(reply) - len, h,
+					hsz);
+	DBG(br, "TMPFILE unique %llu: nodeid %llu\n",
+	    (unsigned long long)ih->unique, (unsigned long long)e.ino);
+	if (fusex_send_reply(br->fd, ih->unique, 0, reply, len) == ENOENT)
+		owe_forget(br, e.ino);
+}
+
 /* ---- requests -------------------------------------------------------- */
 
 static bool is_entry_op(uint32_t opcode)
@@ -380,6 +432,12 @@ static bool request_in(struct fusex_bridge *br, void *buf, size_t len)
 			lookup_handle(br, ih);
 		else
 			fusex_send_reply(br->fd, ih->unique, ENOSYS, NULL, 0);
+		return false;
+	case FUSE_TMPFILE:
+		/* Without the callback libfuse answers ENOSYS. */
+		if (!br->ops.tmpfile)
+			return true;
+		answer_tmpfile(br, ih);
 		return false;
 	case FUSE_READDIRPLUS:
 		if (!active || len < sizeof(*ih) + sizeof(*ri))
@@ -635,8 +693,9 @@ struct fusex_bridge *fusex_bridge_new(const struct fusex_bridge_ops *ops,
 {
 	struct fusex_bridge *br;
 
-	if (!ops || ops_size < sizeof(*ops) || !ops->encode ||
-	    !ops->resolve || !max_handle_sz ||
+	/* Callers built before tmpfile existed pass a smaller structure. */
+	if (!ops || ops_size < offsetof(struct fusex_bridge_ops, tmpfile) ||
+	    !ops->encode || !ops->resolve || !max_handle_sz ||
 	    max_handle_sz > FUSEX_MAX_HANDLE_SZ ||
 	    (flags & ~FUSEX_BRIDGE_DEBUG)) {
 		errno = EINVAL;
@@ -647,7 +706,8 @@ struct fusex_bridge *fusex_bridge_new(const struct fusex_bridge_ops *ops,
 		errno = ENOMEM;
 		return NULL;
 	}
-	br->ops = *ops;
+	memcpy(&br->ops, ops,
+	       ops_size < sizeof(*ops) ? ops_size : sizeof(*ops));
 	br->userdata = userdata;
 	br->max_handle_sz = max_handle_sz;
 	br->flags = flags;

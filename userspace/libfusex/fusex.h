@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 /* The version of this library's interface. */
-#define FUSEX_LIB_VERSION	2
+#define FUSEX_LIB_VERSION	3
 
 /* ------------------------------------------------------------------ */
 /* INIT                                                               */

@@ -31,7 +31,9 @@
  *    READDIRPLUS it asks libfuse for less than the kernel did, so that the
  *    records still fit once their handles are in;
  *  - it answers FUSE_LOOKUP_HANDLE itself (libfuse does not know it),
- *    through @resolve.
+ *    through @resolve;
+ *  - with the optional @tmpfile, it answers FUSE_TMPFILE (libfuse 3.14
+ *    does not know it either), on fuse.ko too.
  *
  * Limits: splice is not used for requests or replies once a bridge is
  * attached (libfuse falls back to read and writev), and clone_fd is not
@@ -61,8 +63,8 @@ struct fusex_bridge;
 /**
  * struct fusex_bridge_ops - what the server tells the bridge
  *
- * Both are called from the threads of libfuse's session loop, possibly
- * several at once: they must be thread-safe.  Neither gets a fuse_req_t
+ * They are called from the threads of libfuse's session loop, possibly
+ * several at once: they must be thread-safe.  None gets a fuse_req_t
  * (no fuse_req_ctx(), no reply functions).
  */
 struct fusex_bridge_ops {
@@ -108,6 +110,36 @@ struct fusex_bridge_ops {
 	 */
 	int (*resolve)(void *userdata, const void *handle, size_t size,
 		       const char *name, struct fuse_entry_param *e);
+
+	/**
+	 * tmpfile - make an unnamed file in a directory, for FUSE_TMPFILE
+	 *	(optional; FUSEX_LIB_VERSION 3)
+	 * @userdata: as given to fusex_bridge_new()
+	 * @parent: the directory
+	 * @mode: the new file's mode, the caller's umask already applied
+	 *	unless the server asked for FUSE_CAP_DONT_MASK
+	 * @flags: the open flags (O_RDWR or O_WRONLY, and the rest of
+	 *	open(2)'s, O_TMPFILE taken out)
+	 * @e: the new inode's entry, as for fuse_reply_create()
+	 * @fh: the open file's handle, as fuse_file_info.fh would be
+	 *
+	 * libfuse 3.14 has no tmpfile operation and answers FUSE_TMPFILE
+	 * with ENOSYS (open(2) with O_TMPFILE then fails with EOPNOTSUPP);
+	 * with this callback the bridge answers it instead, on fusex and on
+	 * fuse.ko alike.  The file is open: READ, WRITE, FSYNC, FLUSH and
+	 * RELEASE come to the server's libfuse operations with @fh, LINK
+	 * (linkat(2) giving the file a name) and the rest with the inode in
+	 * @e.  It counts a lookup of that inode, as a CREATE reply does.  If
+	 * the caller is gone by the time the reply is written (interrupted),
+	 * the bridge gives the lookup back through the server's forget
+	 * operation but cannot close @fh: the server should not mind a file
+	 * left open in that case.
+	 *
+	 * Valid replies: 0 with @e (e->ino nonzero) and @fh filled; a
+	 * positive errno.
+	 */
+	int (*tmpfile)(void *userdata, fuse_ino_t parent, mode_t mode,
+		       int flags, struct fuse_entry_param *e, uint64_t *fh);
 };
 
 /* fusex_bridge_new() flags */
@@ -116,8 +148,9 @@ struct fusex_bridge_ops {
 
 /**
  * fusex_bridge_new - make a bridge
- * @ops: the callbacks; both are required
- * @ops_size: sizeof(*@ops), so that the structure can grow
+ * @ops: the callbacks; encode and resolve are required
+ * @ops_size: sizeof(*@ops), so that the structure can grow (a server
+ *	built before tmpfile existed passes a smaller size)
  * @max_handle_sz: the largest handle @encode gives, 1..FUSEX_MAX_HANDLE_SZ;
  *	the smaller it is, the more READDIRPLUS records fit in a reply
  * @flags: FUSEX_BRIDGE_*

@@ -38,7 +38,8 @@ static int failures, checks;
 
 /* ---- the server ------------------------------------------------------ */
 
-enum { INO_A = 100, INO_NOHANDLE = 200, INO_CREATED = 300, INO_DIR = 400 };
+enum { INO_A = 100, INO_NOHANDLE = 200, INO_CREATED = 300, INO_DIR = 400,
+       INO_TMP = 500 };
 
 static struct {
 	bool ignore_size;		/* READDIRPLUS: misbehave */
@@ -177,6 +178,8 @@ static const char *handle_of(fuse_ino_t ino)
 		return "H300-longer-than-eight";
 	case INO_DIR:
 		return "H400";
+	case INO_TMP:
+		return "H500";
 	}
 	return NULL;
 }
@@ -217,9 +220,25 @@ static int t_resolve(void *userdata, const void *handle, size_t size,
 	return ESTALE;
 }
 
+/* O_TMPFILE in the root only, read-write only: the arguments arrive. */
+static int t_tmpfile(void *userdata, fuse_ino_t parent, mode_t mode,
+		     int flags, struct fuse_entry_param *e, uint64_t *fh)
+{
+	(void)userdata;
+	if (parent != FUSE_ROOT_ID)
+		return ENOTDIR;
+	if ((flags & O_ACCMODE) != O_RDWR)
+		return EINVAL;
+	fill(e, INO_TMP, mode);
+	e->attr.st_nlink = 0;
+	*fh = 77;
+	return 0;
+}
+
 static const struct fusex_bridge_ops t_bops = {
 	.encode = t_encode,
 	.resolve = t_resolve,
+	.tmpfile = t_tmpfile,
 };
 
 /* ---- the kernel's side ----------------------------------------------- */
@@ -293,6 +312,10 @@ static bool handle_at(struct rig *r, size_t off, const char *want)
 	return size == len && !memcmp(data, want, len);
 }
 
+/* The callbacks rig_init() gives the bridge. */
+static const struct fusex_bridge_ops *rig_bops = &t_bops;
+static size_t rig_bops_size = sizeof(t_bops);
+
 static int rig_init(struct rig *r, bool offer, size_t max_handle_sz)
 {
 	char *argv[] = { "libfusex_test", NULL };
@@ -313,7 +336,7 @@ static int rig_init(struct rig *r, bool offer, size_t max_handle_sz)
 		return -1;
 	r->kfd = sv[1];
 	r->se = fuse_session_new(&args, &t_ops, sizeof(t_ops), NULL);
-	r->br = fusex_bridge_new(&t_bops, sizeof(t_bops), max_handle_sz, 0,
+	r->br = fusex_bridge_new(rig_bops, rig_bops_size, max_handle_sz, 0,
 				 NULL);
 	if (!r->se || !r->br || fusex_bridge_attach(r->br, r->se, sv[0]))
 		return -1;
@@ -578,6 +601,74 @@ static void test_lookup_handle(void)
 	rig_fini(&r);
 }
 
+static uint64_t tmpfile_req(struct rig *r, uint64_t parent, int flags)
+{
+	struct fuse_create_in ci = { .flags = flags, .mode = S_IFREG | 0600 };
+
+	return send_req(r, FUSE_TMPFILE, parent, &ci, sizeof(ci), "/", 2);
+}
+
+/*
+ * FUSE_TMPFILE, which libfuse 3.14 does not know: the bridge answers it
+ * through the tmpfile callback, as CREATE is answered (entry, open file,
+ * handle when handles are on); errors go back as they are; without the
+ * callback libfuse gets it and says ENOSYS.
+ */
+static void test_tmpfile(void)
+{
+	const size_t eo = sizeof(struct fuse_entry_out);
+	struct fusex_bridge_ops old = { .encode = t_encode,
+					.resolve = t_resolve };
+	struct fuse_open_out oo;
+	struct fuse_entry_out e;
+	uint64_t u[3], filler;
+	struct rig r;
+	int offer;
+
+	for (offer = 1; offer >= 0; offer--) {
+		if (rig_init(&r, offer, 32)) {
+			CHECK(!"rig");
+			return;
+		}
+		u[0] = tmpfile_req(&r, FUSE_ROOT_ID, O_RDWR);
+		u[1] = tmpfile_req(&r, INO_DIR, O_RDWR);
+		u[2] = tmpfile_req(&r, FUSE_ROOT_ID, O_RDONLY);
+		filler = lookup(&r, "nothing");
+		step(&r);
+		CHECK(get_reply(&r, u[0]) == 0);
+		CHECK(r.reply_len == eo + sizeof(oo) +
+				     (offer ? FUSEX_HANDLE_SIZE(4) : 0));
+		memcpy(&e, r.reply, sizeof(e));
+		memcpy(&oo, r.reply + eo, sizeof(oo));
+		CHECK(e.nodeid == INO_TMP && e.attr.nlink == 0);
+		CHECK(e.attr.mode == (S_IFREG | 0600));
+		CHECK(oo.fh == 77);
+		if (offer)
+			CHECK(handle_at(&r, eo + sizeof(oo), "H500"));
+		CHECK(get_reply(&r, u[1]) == -ENOTDIR);
+		CHECK(get_reply(&r, u[2]) == -EINVAL);
+		CHECK(get_reply(&r, filler) == -ENOENT);
+		rig_fini(&r);
+	}
+
+	/* A server built before the callback existed: libfuse answers. */
+	CHECK(!fusex_bridge_new(&old,
+				offsetof(struct fusex_bridge_ops, tmpfile) - 1,
+				16, 0, NULL));
+	rig_bops = &old;
+	rig_bops_size = offsetof(struct fusex_bridge_ops, tmpfile);
+	if (!rig_init(&r, true, 32)) {
+		u[0] = tmpfile_req(&r, FUSE_ROOT_ID, O_RDWR);
+		step(&r);
+		CHECK(get_reply(&r, u[0]) == -ENOSYS);
+		rig_fini(&r);
+	} else {
+		CHECK(!"rig");
+	}
+	rig_bops = &t_bops;
+	rig_bops_size = sizeof(t_bops);
+}
+
 static void test_wire(void)
 {
 	struct fuse_entry_out e = { .nodeid = 5, .attr.ino = 5,
@@ -636,6 +727,7 @@ int main(void)
 		{ "readdirplus", test_readdirplus },
 		{ "readdirplus_overflow", test_readdirplus_overflow },
 		{ "lookup_handle", test_lookup_handle },
+		{ "tmpfile", test_tmpfile },
 	};
 	size_t i, n = sizeof(tests) / sizeof(tests[0]);
 	int before;
