@@ -45,29 +45,12 @@ FIXTURE(integrity) {
 	char server[PATH_MAX];
 };
 
-FIXTURE_VARIANT(integrity) {
-	const char *type;
-	bool writeback;
-};
-
-FIXTURE_VARIANT_ADD(integrity, fuse_wt) {
-	.type = "fuse", .writeback = false
-};
-FIXTURE_VARIANT_ADD(integrity, fusex_wt) {
-	.type = "fusex", .writeback = false
-};
-FIXTURE_VARIANT_ADD(integrity, fuse_wb) {
-	.type = "fuse", .writeback = true
-};
-FIXTURE_VARIANT_ADD(integrity, fusex_wb) {
-	.type = "fusex", .writeback = true
-};
+FX_PTLL_VARIANTS(integrity);
 
 FIXTURE_SETUP(integrity)
 {
-	const char *argv[] = { self->server, "-f", "-o", NULL, NULL };
 	const struct rlimit nofile = { 65536, 65536 };
-	char opts[128], why[256];
+	char why[256];
 
 	if (!fx_have_dev(variant->type))
 		SKIP(return, "/dev/%s is missing (module not loaded)",
@@ -82,11 +65,9 @@ FIXTURE_SETUP(integrity)
 	ASSERT_NE(NULL, mkdtemp(self->src));
 	strcpy(self->srv.mnt, "/tmp/fusex-integ.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->srv.mnt));
-	snprintf(opts, sizeof(opts), "source=%s%s", self->src,
-		 variant->writeback ? ",writeback" : "");
-	argv[3] = opts;
-	ASSERT_EQ(0, fx_server_start(&self->srv, variant->type, NULL, argv,
-				     why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(0, fx_ptll_start(&self->srv, self->server, variant->type,
+				   variant->writeback, NULL, self->src, NULL,
+				   why, sizeof(why))) TH_LOG("%s", why);
 }
 
 FIXTURE_TEARDOWN(integrity)

@@ -51,15 +51,7 @@ FIXTURE(posix) {
 	bool writeback;
 };
 
-FIXTURE_VARIANT(posix) {
-	const char *type;
-	bool writeback;
-};
-
-FIXTURE_VARIANT_ADD(posix, fuse_wt) { .type = "fuse", .writeback = false };
-FIXTURE_VARIANT_ADD(posix, fusex_wt) { .type = "fusex", .writeback = false };
-FIXTURE_VARIANT_ADD(posix, fuse_wb) { .type = "fuse", .writeback = true };
-FIXTURE_VARIANT_ADD(posix, fusex_wb) { .type = "fusex", .writeback = true };
+FX_PTLL_VARIANTS(posix);
 
 /* Mount passthrough_ll serving self->src on @s->mnt with @mntopts. */
 static int start_server(FIXTURE_DATA(posix) *self,
@@ -67,12 +59,9 @@ static int start_server(FIXTURE_DATA(posix) *self,
 			struct fx_server *s, const char *mntopts,
 			char *why, size_t whylen)
 {
-	char opts[128];
-	const char *argv[] = { self->server, "-f", "-o", opts, NULL };
-
-	snprintf(opts, sizeof(opts), "source=%s,xattr,flock%s", self->src,
-		 variant->writeback ? ",writeback" : "");
-	return fx_server_start(s, variant->type, mntopts, argv, why, whylen);
+	return fx_ptll_start(s, self->server, variant->type,
+			     variant->writeback, mntopts, self->src,
+			     ",xattr,flock", why, whylen);
 }
 
 FIXTURE_SETUP(posix)

@@ -38,23 +38,7 @@ FIXTURE(pressure) {
 	bool cg_enabled;	/* +memory was written to its subtree_control */
 };
 
-FIXTURE_VARIANT(pressure) {
-	const char *type;
-	bool writeback;
-};
-
-FIXTURE_VARIANT_ADD(pressure, fuse_wt) {
-	.type = "fuse", .writeback = false
-};
-FIXTURE_VARIANT_ADD(pressure, fusex_wt) {
-	.type = "fusex", .writeback = false
-};
-FIXTURE_VARIANT_ADD(pressure, fuse_wb) {
-	.type = "fuse", .writeback = true
-};
-FIXTURE_VARIANT_ADD(pressure, fusex_wb) {
-	.type = "fusex", .writeback = true
-};
+FX_PTLL_VARIANTS(pressure);
 
 /*
  * Memory pressure: a writer confined to a memory cgroup a quarter the size
@@ -174,8 +158,7 @@ static void memcg_remove(FIXTURE_DATA(pressure) *self)
 
 FIXTURE_SETUP(pressure)
 {
-	const char *argv[] = { self->server, "-f", "-o", NULL, NULL };
-	char opts[128], why[256];
+	char why[256];
 
 	if (!fx_have_dev(variant->type))
 		SKIP(return, "/dev/%s is missing (module not loaded)",
@@ -187,11 +170,9 @@ FIXTURE_SETUP(pressure)
 	ASSERT_NE(NULL, mkdtemp(self->src));
 	strcpy(self->srv.mnt, "/tmp/fusex-press.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->srv.mnt));
-	snprintf(opts, sizeof(opts), "source=%s%s", self->src,
-		 variant->writeback ? ",writeback" : "");
-	argv[3] = opts;
-	ASSERT_EQ(0, fx_server_start(&self->srv, variant->type, NULL, argv,
-				     why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(0, fx_ptll_start(&self->srv, self->server, variant->type,
+				   variant->writeback, NULL, self->src, NULL,
+				   why, sizeof(why))) TH_LOG("%s", why);
 }
 
 FIXTURE_TEARDOWN(pressure)

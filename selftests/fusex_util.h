@@ -321,4 +321,50 @@ static inline void fx_rmtree(const char *dir)
 		nftw(dir, fx_rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/*
+ * The four variants of the tests that run Debian's passthrough_ll on both
+ * modules, write-through and with the writeback cache (-o writeback):
+ * fuse_wt, fusex_wt, fuse_wb, fusex_wb.
+ */
+#define FX_PTLL_VARIANTS(fixture)					\
+	FIXTURE_VARIANT(fixture) {					\
+		const char *type;					\
+		bool writeback;						\
+	};								\
+	FIXTURE_VARIANT_ADD(fixture, fuse_wt) {				\
+		.type = "fuse", .writeback = false			\
+	};								\
+	FIXTURE_VARIANT_ADD(fixture, fusex_wt) {			\
+		.type = "fusex", .writeback = false			\
+	};								\
+	FIXTURE_VARIANT_ADD(fixture, fuse_wb) {				\
+		.type = "fuse", .writeback = true			\
+	};								\
+	FIXTURE_VARIANT_ADD(fixture, fusex_wb) {			\
+		.type = "fusex", .writeback = true			\
+	}
+
+/*
+ * "passthrough_ll -f -o source=@src@opts[,writeback]" mounted on @s->mnt
+ * (with @mntopts) through fx_server_start(); @server is where it was found
+ * (PATH_MAX bytes).  0 or -errno, with @why.
+ */
+static inline int fx_ptll_start(struct fx_server *s, char *server,
+				const char *type, bool writeback,
+				const char *mntopts, const char *src,
+				const char *opts, char *why, size_t whylen)
+{
+	const char *argv[] = { server, "-f", "-o", NULL, NULL };
+	char o[256];
+
+	if (fx_build_path(server, PATH_MAX, "passthrough_ll")) {
+		snprintf(why, whylen, "passthrough_ll not built (set FUSEX_BUILD)");
+		return -ENOENT;
+	}
+	snprintf(o, sizeof(o), "source=%s%s%s", src, opts ? opts : "",
+		 writeback ? ",writeback" : "");
+	argv[3] = o;
+	return fx_server_start(s, type, mntopts, argv, why, whylen);
+}
+
 #endif /* FUSEX_UTIL_H */
