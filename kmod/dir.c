@@ -437,11 +437,13 @@ static int fusex_getattr(fusex_idmap_t *idmap, const struct path *path,
 
 	/*
 	 * With the writeback cache, the server's mtime moves when cached
-	 * writes reach it: write them first.
+	 * writes reach it: write them first, and wait for those on their
+	 * way.
 	 */
 	if (fc->writeback_cache && S_ISREG(inode->i_mode) &&
 	    !(flags & AT_STATX_DONT_SYNC) &&
-	    mapping_tagged(inode->i_mapping, PAGECACHE_TAG_DIRTY)) {
+	    (mapping_tagged(inode->i_mapping, PAGECACHE_TAG_DIRTY) ||
+	     mapping_tagged(inode->i_mapping, PAGECACHE_TAG_WRITEBACK))) {
 		err = filemap_write_and_wait(inode->i_mapping);
 		if (err)
 			return err;

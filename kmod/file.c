@@ -929,6 +929,17 @@ static void fusex_wb_send(struct fusex_wb *wb)
 			       FUSE_WRITE_CACHE);
 	if (ret >= 0 && ret < wb->len)
 		ret = -EIO;
+	/*
+	 * The server's mtime and ctime moved: before the pages leave
+	 * writeback, since a stat that finds none does not flush and asks
+	 * the server only if the attributes are stale; and a GETATTR sent
+	 * before this WRITE must not bring the old times back.
+	 */
+	spin_lock(&fi->lock);
+	fi->attr_version = atomic64_inc_return(
+				&get_fusex_conn(wb->inode)->attr_version);
+	fi->i_time = 0;
+	spin_unlock(&fi->lock);
 	for (i = 0; i < wb->nr; i++) {
 		if (ret < 0)
 			mapping_set_error(wb->inode->i_mapping, ret);
@@ -936,10 +947,6 @@ static void fusex_wb_send(struct fusex_wb *wb)
 	}
 	if (ret < 0 && !wb->err)
 		wb->err = ret;
-	/* The server's mtime moved. */
-	spin_lock(&fi->lock);
-	fi->i_time = 0;
-	spin_unlock(&fi->lock);
 	wb->nr = 0;
 	wb->len = 0;
 }
