@@ -100,6 +100,32 @@ static int fusex_handle_buf_alloc(struct fusex_conn *fc,
 	return *hb ? 0 : -ENOMEM;
 }
 
+/*
+ * Send the LOOKUP fusex_lookup_init() put in @args: under @dir's handle
+ * when @dir is an older server instance's (fusex_lookup_under_handle();
+ * ESTALE then means @dir is gone), else bound to @dir.  Returns what
+ * fusex_simple_request() does.
+ */
+static int fusex_send_lookup(struct fusex_conn *fc, struct fusex_args *args,
+			     struct inode *dir, const struct qstr *name,
+			     struct fusex_handle_buf *hb)
+{
+	struct fusex_lh_name *ln;
+	int err;
+
+	ln = fusex_lookup_under_handle(fc, args, dir, name);
+	if (IS_ERR(ln))
+		return PTR_ERR(ln);
+	if (!ln)
+		fusex_args_inode(args, dir);
+	fusex_entry_handle_arg(fc, args, hb);
+	err = fusex_simple_request(fc, args);
+	if (ln && err == -ESTALE)
+		fusex_make_stale(dir);
+	kfree(ln);
+	return err;
+}
+
 /**
  * fusex_lookup_name - ask the server for a name in a directory
  * @sb: the super block
@@ -118,7 +144,6 @@ int fusex_lookup_name(struct super_block *sb, struct inode *dir,
 	struct fusex_conn *fc = get_fusex_conn_sb(sb);
 	const struct fusex_handle *fh = NULL;
 	struct fusex_handle_buf *hb = NULL;
-	struct fusex_lh_name *ln = NULL;
 	struct fusex_forget *forget;
 	struct fusex_args args = {};
 	u64 attr_version;
@@ -137,21 +162,9 @@ int fusex_lookup_name(struct super_block *sb, struct inode *dir,
 
 	attr_version = fusex_get_attr_version(fc);
 	fusex_lookup_init(&args, 0, name, outarg);
-	ln = fusex_lookup_under_handle(fc, &args, dir, name);
-	if (IS_ERR(ln)) {
-		err = PTR_ERR(ln);
-		ln = NULL;
-		goto out_free;
-	}
-	if (!ln)
-		fusex_args_inode(&args, dir);
-	fusex_entry_handle_arg(fc, &args, hb);
-	err = fusex_simple_request(fc, &args);
+	err = fusex_send_lookup(fc, &args, dir, name, hb);
 	if (err > 0)
 		err = 0;
-	/* By the directory's handle: ESTALE says the directory is gone. */
-	if (ln && err == -ESTALE)
-		fusex_make_stale(dir);
 	if (err || !outarg->nodeid)
 		goto out_free;
 
@@ -172,12 +185,10 @@ int fusex_lookup_name(struct super_block *sb, struct inode *dir,
 	}
 	/* The server counted a lookup we will not use. */
 	fusex_queue_forget(fc, forget, outarg->nodeid, 1, args.epoch);
-	kfree(ln);
 	kfree(hb);
 	return err;
 
 out_free:
-	kfree(ln);
 	kfree(forget);
 	kfree(hb);
 	return err;
@@ -226,7 +237,6 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 {
 	const struct fusex_handle *fh;
 	struct fusex_handle_buf *hb = NULL;
-	struct fusex_lh_name *ln = NULL;
 	struct fuse_entry_out outarg;
 	struct fusex_args args = {};
 	struct fusex_forget *forget;
@@ -285,22 +295,9 @@ static int fusex_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	attr_version = fusex_get_attr_version(fc);
 	parent = dget_parent(entry);
 	fusex_lookup_init(&args, 0, &entry->d_name, &outarg);
-	ln = fusex_lookup_under_handle(fc, &args, d_inode(parent),
-				       &entry->d_name);
-	if (IS_ERR(ln)) {
-		ret = PTR_ERR(ln);
-		ln = NULL;
-	} else {
-		if (!ln)
-			fusex_args_inode(&args, d_inode(parent));
-		fusex_entry_handle_arg(fc, &args, hb);
-		ret = fusex_simple_request(fc, &args);
-		/* By the directory's handle: ESTALE says it is gone. */
-		if (ln && ret == -ESTALE)
-			fusex_make_stale(d_inode(parent));
-	}
+	ret = fusex_send_lookup(fc, &args, d_inode(parent), &entry->d_name,
+				hb);
 	dput(parent);
-	kfree(ln);
 	if (ret > 0)
 		ret = 0;
 
