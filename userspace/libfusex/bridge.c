@@ -477,11 +477,13 @@ static ssize_t br_read(int fd, void *buf, size_t len, void *userdata)
 	if (!br)
 		return read(fd, buf, len);
 	for (;;) {
-		if (atomic_load(&br->active)) {
-			n = give_forgets(br, buf, len);
-			if (n)
-				return n;
-		}
+		/*
+		 * Owed forgets go first, handles on or not: without them a
+		 * TMPFILE reply that found its caller gone still owes one.
+		 */
+		n = give_forgets(br, buf, len);
+		if (n)
+			return n;
 		n = read(fd, buf, len);
 		br_resent = n >= (ssize_t)sizeof(struct fuse_in_header) &&
 			    (((struct fuse_in_header *)buf)->unique &
