@@ -10,6 +10,9 @@
 #   make check           the whole suite in a VM, on every installed kernel
 #   make demo            a VM that mounts a real server through fusex
 #   make bench           fusex against fuse.ko, side by side, in one VM
+#   make pjdfstest PJDFSTEST=DIR
+#                        the pjdfstest POSIX suite (a checkout in DIR) on
+#                        fuse.ko and on fusex in one VM, failures compared
 #   make deps            install every Debian package the project needs
 #   make style           checkpatch.pl --no-tree over the kernel code
 #   make clean
@@ -96,6 +99,9 @@ demo:
 bench:
 	scripts/bench.sh
 
+pjdfstest:
+	scripts/pjdfstest.sh
+
 style: ksft
 	perl $(KSFT)/scripts/checkpatch.pl --no-tree -q --terse \
 		--ignore ENOSYS,LINUX_VERSION_CODE,NEW_TYPEDEFS,CONSTANT_COMPARISON \
@@ -108,4 +114,4 @@ clean:
 	find kmod -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' | xargs rm -f
 
 .PHONY: all module modules userspace examples ksft selftests deps check demo \
-	bench style clean
+	bench pjdfstest style clean
