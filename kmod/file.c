@@ -919,7 +919,6 @@ struct fusex_wb {
 
 static void fusex_wb_send(struct fusex_wb *wb)
 {
-	struct fusex_inode *fi = get_fusex_inode(wb->inode);
 	unsigned int i;
 	ssize_t ret;
 
@@ -935,11 +934,7 @@ static void fusex_wb_send(struct fusex_wb *wb)
 	 * the server only if the attributes are stale; and a GETATTR sent
 	 * before this WRITE must not bring the old times back.
 	 */
-	spin_lock(&fi->lock);
-	fi->attr_version = atomic64_inc_return(
-				&get_fusex_conn(wb->inode)->attr_version);
-	fi->i_time = 0;
-	spin_unlock(&fi->lock);
+	fusex_attrs_changed(wb->inode);
 	for (i = 0; i < wb->nr; i++) {
 		if (ret < 0)
 			mapping_set_error(wb->inode->i_mapping, ret);

@@ -586,6 +586,7 @@ void fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 void __fusex_change_attributes(struct inode *inode, struct fuse_attr *attr,
 			       u64 attr_valid, u64 attr_version, bool defer);
 void fusex_invalidate_attr(struct inode *inode);
+void fusex_attrs_changed(struct inode *inode);
 bool fusex_allow_current_process(struct fusex_conn *fc);
 struct fusex_conn *fusex_conn_of_file(struct file *file);
 struct fusex_args *fusex_alloc_reinit(struct fusex_conn *fc);

@@ -127,6 +127,20 @@ void fusex_invalidate_attr(struct inode *inode)
 	spin_unlock(&fi->lock);
 }
 
+/*
+ * The server's attributes of @inode changed behind every reply now on its
+ * way: mark them stale, and make those replies too old to be applied.
+ */
+void fusex_attrs_changed(struct inode *inode)
+{
+	struct fusex_inode *fi = get_fusex_inode(inode);
+
+	spin_lock(&fi->lock);
+	fi->attr_version = atomic64_inc_return(&get_fusex_conn(inode)->attr_version);
+	fi->i_time = 0;
+	spin_unlock(&fi->lock);
+}
+
 /**
  * fusex_change_attributes - take attributes the server sent
  * @inode: the inode

@@ -40,7 +40,6 @@ static int fusex_notify_inval_inode(struct fusex_conn *fc,
 				    struct iov_iter *from, size_t size)
 {
 	struct fuse_notify_inval_inode_out outarg;
-	struct fusex_inode *fi;
 	struct inode *inode;
 	pgoff_t pg_start, pg_end;
 	int err;
@@ -58,11 +57,7 @@ static int fusex_notify_inval_inode(struct fusex_conn *fc,
 		goto out;
 
 	/* Attributes in a reply already on its way are older: drop them. */
-	fi = get_fusex_inode(inode);
-	spin_lock(&fi->lock);
-	fi->attr_version = atomic64_inc_return(&fc->attr_version);
-	spin_unlock(&fi->lock);
-	fusex_invalidate_attr(inode);
+	fusex_attrs_changed(inode);
 	/* A negative offset invalidates the attributes only. */
 	if (outarg.off >= 0) {
 		pg_start = outarg.off >> PAGE_SHIFT;
